@@ -1,0 +1,109 @@
+"""Pure functions over shadow state JSON: merge, delta, metadata, depth and size.
+
+Values are parsed JSON (dict, list, str, int, float, bool, None). Nothing here knows about versions,
+names, locks or the wire; `models.py` composes these into the AWS update rules.
+"""
+
+import json
+from typing import Any
+
+Json = Any
+SECTIONS = ("desired", "reported")
+
+
+def clone(value: Json) -> Json:
+    """Deep copy of parsed JSON; several times faster than copy.deepcopy for this shape of data."""
+    if isinstance(value, dict):
+        return {key: clone(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [clone(item) for item in value]
+    return value
+
+
+def leaf_metadata(value: Json, timestamp: int) -> Json:
+    """Metadata mirroring `value`: one {"timestamp"} per leaf; arrays get one entry per element."""
+    if isinstance(value, dict):
+        return {key: leaf_metadata(item, timestamp) for key, item in value.items()}
+    if isinstance(value, list):
+        return [leaf_metadata(item, timestamp) for item in value]
+    return {"timestamp": timestamp}
+
+
+def merge(target: dict, metadata: dict, patch: dict, timestamp: int) -> None:
+    """Deep-merge `patch` into `target` in place, keeping `metadata` in step.
+
+    `null` deletes a key; objects merge key by key; anything else (arrays included) replaces the old
+    value whole. Untouched keys keep their metadata timestamps.
+    """
+    for key, value in patch.items():
+        if value is None:
+            target.pop(key, None)
+            metadata.pop(key, None)
+        elif isinstance(value, dict):
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+                metadata[key] = {}
+            merge(target[key], metadata[key], value, timestamp)
+        else:
+            target[key] = value
+            metadata[key] = leaf_metadata(value, timestamp)
+
+
+def delta(desired: dict, reported: dict) -> dict:
+    """Keys of `desired` whose value differs from `reported`; nested objects keep their full path."""
+    result = {}
+    for key, wanted in desired.items():
+        if key not in reported:
+            result[key] = wanted
+            continue
+        actual = reported[key]
+        if isinstance(wanted, dict) and isinstance(actual, dict):
+            nested = delta(wanted, actual)
+            if nested:
+                result[key] = nested
+        elif not json_equal(wanted, actual):
+            result[key] = wanted
+    return result
+
+
+def json_equal(left: Json, right: Json) -> bool:
+    """Equality of JSON values: unlike Python's ==, `true` is not the number 1."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return left is right
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(json_equal(a, b) for a, b in zip(left, right, strict=True))
+    return left == right
+
+
+def mirror(metadata: Json, shape: Json) -> Json:
+    """The part of `metadata` that has the structure of `shape` (a sub-tree of the metadata's state)."""
+    if isinstance(shape, dict) and isinstance(metadata, dict):
+        return {key: mirror(metadata[key], item) for key, item in shape.items()}
+    return metadata
+
+
+def depth(value: Json) -> int:
+    """Levels of nesting: 0 for a leaf, 1 + deepest child for an object or an array."""
+    if isinstance(value, dict):
+        return 1 + max((depth(item) for item in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((depth(item) for item in value), default=0)
+    return 0
+
+
+def has_null_in_array(value: Json, inside_array: bool = False) -> bool:
+    """True when a null sits anywhere inside an array (where it cannot mean 'delete this key')."""
+    if value is None:
+        return inside_array
+    if isinstance(value, dict):
+        return any(has_null_in_array(item, inside_array) for item in value.values())
+    if isinstance(value, list):
+        return any(has_null_in_array(item, True) for item in value)
+    return False
+
+
+def state_size(state: dict) -> int:
+    """Bytes counted against the 8 KB limit: compact UTF-8 JSON of {desired, reported}, no metadata."""
+    return len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
