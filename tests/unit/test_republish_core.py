@@ -34,9 +34,8 @@ def test_good_reading_parses_to_its_values() -> None:
 
 
 def test_reading_as_json_text_parses() -> None:
-    assert parse_reading(b'{"temperature": 1, "pressure": 900, "humidity": 0, "message": "Success"}') == Reading(
-        1.0, 900.0, 0.0
-    )
+    text = b'{"temperature": 1, "pressure": 900, "humidity": 0, "message": "Success"}'
+    assert parse_reading(text) == Reading(1.0, 900.0, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -101,7 +100,7 @@ def test_compensation_is_the_exact_formula_or_a_refusal(sensor: float, cpu: floa
 
 
 @given(st.floats(5, 35), st.floats(5, 40), st.floats(0.01, 5))
-def test_compensation_increases_with_sensor_and_decreases_with_cpu(sensor: float, cpu: float, step: float) -> None:
+def test_compensation_rises_with_sensor_and_falls_with_cpu(sensor: float, cpu: float, step: float) -> None:
     assert compensate(sensor + step, cpu) > compensate(sensor, cpu)
     assert compensate(sensor, cpu + step) < compensate(sensor, cpu)
 
@@ -136,7 +135,5 @@ def test_compensation_refuses_out_of_range_cpu(sensor: float, cpu: float) -> Non
 
 
 def test_shadow_update_carries_compensated_temperature_and_the_reading() -> None:
-    update = build_shadow_update(Reading(21.5, 1013.2, 55.0), 3.0)
-    assert update == {
-        "state": {"reported": {"temperature": 3.0, "pressure": 1013.2, "humidity": 55.0, "message": "Success"}}
-    }
+    reported = build_shadow_update(Reading(21.5, 1013.2, 55.0), 3.0)["state"]["reported"]
+    assert reported == {"temperature": 3.0, "pressure": 1013.2, "humidity": 55.0, "message": "Success"}
