@@ -108,9 +108,9 @@ class SimulatedSensor(Sensor):
             self._advance(self.period_s / SECONDS_PER_HOUR)
             self._time_s += self.period_s
         self._reads += 1
-        if self._injected_failure():
-            return Reading.failed()
-        return self._measure()
+        # Measured even when failing, so the noise stream and later readings do not depend on failures.
+        reading = self._measure()
+        return Reading.failed() if self._injected_failure() else reading
 
     def _injected_failure(self) -> bool:
         if self.fail_every is not None and self._reads % self.fail_every == 0:
