@@ -1,0 +1,220 @@
+"""The inference loop with a fake shadow client and fake models: the tutorial's hazards are gone,
+every failure is one log line, no write and never `{}`, and the loop survives."""
+
+import json
+import logging
+import math
+import threading
+
+import pytest
+
+from lambdas.inference.service import (
+    DEFAULT_PERIOD_S,
+    DEFAULT_PREDICTOR_PATH,
+    DEFAULT_STANDARDISER_PATH,
+    InferenceSettings,
+    load_model,
+    run_loop,
+    run_once,
+    settings_from_env,
+)
+
+LOGGER = "lambdas.inference.service"
+REPORTED = {"temperature": 12.5, "pressure": 1002.0, "humidity": 91.0, "message": "Success"}
+
+
+class ShadowError(Exception):
+    """Stands in for greengrasssdk.IoTDataPlane.ShadowError, which only imports on a core."""
+
+
+class FakeShadowClient:
+    def __init__(self, reported: object = REPORTED, get_error: Exception | None = None) -> None:
+        self.document = {"state": {"reported": reported}, "version": 3}
+        self.get_error = get_error
+        self.update_error: Exception | None = None
+        self.updates: list[tuple[str, str]] = []
+
+    def get_thing_shadow(self, **kwargs: object) -> dict:
+        if self.get_error:
+            raise self.get_error
+        return {"payload": json.dumps(self.document).encode()}
+
+    def update_thing_shadow(self, **kwargs: object) -> dict:
+        if self.update_error:
+            raise self.update_error
+        self.updates.append((kwargs["thingName"], kwargs["payload"]))
+        return {"payload": b"{}"}
+
+
+class FakeModel:
+    def __init__(
+        self, probability: float = 0.8, error: Exception | None = None, threshold: float | None = None
+    ):
+        self.probability = probability
+        self.error = error
+        self.threshold = threshold
+        self.calls: list[tuple[float, float, float]] = []
+
+    def predict_proba(self, pressure_hpa: float, temperature_c: float, humidity_rh: float) -> float:
+        self.calls.append((pressure_hpa, temperature_c, humidity_rh))
+        if self.error:
+            raise self.error
+        return self.probability
+
+
+def failures(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
+
+
+def written(client: FakeShadowClient) -> list[dict]:
+    return [json.loads(payload) for _, payload in client.updates]
+
+
+@pytest.mark.parametrize(("probability", "label"), [(0.8, 1), (0.5, 1), (0.49, 0)])
+def test_run_once_writes_the_thresholded_prediction(probability: float, label: int) -> None:
+    client, model = FakeShadowClient(), FakeModel(probability)
+    assert run_once(client, model, "pi-thing", 0.5) == label
+    assert model.calls == [(1002.0, 12.5, 91.0)]
+    assert client.updates == [("pi-thing", json.dumps({"state": {"reported": {"rain_prediction": label}}}))]
+
+
+def test_hazard_missing_shadow_key_logs_once_and_writes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    client = FakeShadowClient({"temperature": 12.5, "pressure": 1002.0})
+    assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
+    assert client.updates == []
+    assert failures(caplog) == ["Shadow of pi-thing unusable, no prediction: state.reported lacks 'humidity'"]
+
+
+def test_null_shadow_value_logs_once_and_writes_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    client = FakeShadowClient({**REPORTED, "temperature": None})
+    assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
+    assert client.updates == []
+    assert len(failures(caplog)) == 1 and "temperature is null" in failures(caplog)[0]
+
+
+@pytest.mark.parametrize(
+    "model", [FakeModel(error=RuntimeError("graph exploded")), FakeModel(math.nan), FakeModel(1.7)]
+)
+def test_hazard_failed_prediction_logs_once_and_never_sends_empty(
+    model: FakeModel, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = FakeShadowClient()
+    assert run_once(client, model, "pi-thing", 0.5) is None
+    assert client.updates == []  # in particular no `{}`, which the shadow service rejects with 400
+    assert len(failures(caplog)) == 1
+
+
+def test_shadow_get_error_logs_once(caplog: pytest.LogCaptureFixture) -> None:
+    client = FakeShadowClient(get_error=ShadowError("404 No shadow exists with name: 'pi-thing'"))
+    assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
+    assert client.updates == []
+    assert len(failures(caplog)) == 1 and "ShadowError" in failures(caplog)[0]
+
+
+def test_shadow_update_error_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    client = FakeShadowClient()
+    client.update_error = ShadowError("429 Too many requests")
+    assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
+    assert len(failures(caplog)) == 1 and "429" in failures(caplog)[0]
+
+
+class CountingStop(threading.Event):
+    """A stop event that sets itself after `periods` waits, so the loop runs a known number of periods."""
+
+    def __init__(self, periods: int) -> None:
+        super().__init__()
+        self.periods = periods
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout)
+        if len(self.waits) >= self.periods:
+            self.set()
+        return self.is_set()
+
+
+SETTINGS = InferenceSettings("pi-thing", "/std", "/pred", "tensorflow", None, 2.5)
+
+
+def test_loop_retries_a_failed_model_load_every_period_then_predicts(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    attempts: list[tuple[str, str, str]] = []
+    model = FakeModel(0.9)
+
+    def flaky_loader(standardiser: str, predictor: str, runtime: str) -> FakeModel:
+        attempts.append((standardiser, predictor, runtime))
+        if len(attempts) < 3:
+            raise FileNotFoundError("/pred/saved_model.pb")
+        return model
+
+    client, stop = FakeShadowClient(), CountingStop(periods=4)
+    run_loop(client, SETTINGS, stop, flaky_loader)
+    assert attempts == [("/std", "/pred", "tensorflow")] * 3
+    assert stop.waits == [2.5] * 4
+    assert written(client) == [{"state": {"reported": {"rain_prediction": 1}}}] * 2
+    assert sum("Model load" in message for message in failures(caplog)) == 2
+
+
+@pytest.mark.parametrize(
+    ("override", "model_threshold", "probability", "label"),
+    [(None, 0.95, 0.9, 0), (0.85, 0.95, 0.9, 1), (None, None, 0.5, 1)],
+)
+def test_loop_uses_override_then_model_threshold_then_half(
+    override: float | None, model_threshold: float | None, probability: float, label: int
+) -> None:
+    settings = InferenceSettings("pi-thing", threshold_override=override, period_s=1)
+    client = FakeShadowClient()
+    run_loop(client, settings, CountingStop(1), lambda *_: FakeModel(probability, threshold=model_threshold))
+    assert written(client) == [{"state": {"reported": {"rain_prediction": label}}}]
+
+
+def test_loop_survives_failing_periods_and_never_sends_empty() -> None:
+    client = FakeShadowClient({"pressure": None})
+    run_loop(client, SETTINGS, CountingStop(3), lambda *_: FakeModel())
+    client.document = {"state": {"reported": REPORTED}}
+    stop = CountingStop(1)
+    run_loop(client, SETTINGS, stop, lambda *_: FakeModel(error=ValueError("bad input")))
+    assert client.updates == []
+
+
+def test_hazard_missing_thing_name_logs_once_and_loads_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    loaded: list[object] = []
+    run_loop(FakeShadowClient(), InferenceSettings(None), CountingStop(1), lambda *a: loaded.append(a))
+    assert loaded == []
+    assert len(failures(caplog)) == 1 and "THING_NAME is not set" in failures(caplog)[0]
+
+
+def test_load_model_logs_contract_errors_and_returns_none(caplog: pytest.LogCaptureFixture) -> None:
+    class ModelContractError(Exception):
+        pass
+
+    def loader(*_: str) -> FakeModel:
+        raise ModelContractError("predictor lacks signature input 'input'")
+
+    assert load_model(SETTINGS, loader) is None
+    assert len(failures(caplog)) == 1 and "ModelContractError" in failures(caplog)[0]
+
+
+def test_settings_from_env_defaults() -> None:
+    assert settings_from_env({}) == InferenceSettings(
+        None, DEFAULT_STANDARDISER_PATH, DEFAULT_PREDICTOR_PATH, "tensorflow", None, DEFAULT_PERIOD_S
+    )
+
+
+def test_settings_from_env_overrides() -> None:
+    env = {
+        "THING_NAME": "t",
+        "STANDARDISER_PATH": "/a",
+        "PREDICTOR_PATH": "/b",
+        "MODEL_RUNTIME": "litert",
+        "PREDICTION_THRESHOLD": "0.3",
+        "INFERENCE_PERIOD_S": "0.2",
+    }
+    assert settings_from_env(env) == InferenceSettings("t", "/a", "/b", "litert", 0.3, 0.2)
+
+
+@pytest.mark.parametrize("env", [{"PREDICTION_THRESHOLD": "high"}, {"INFERENCE_PERIOD_S": "0"}])
+def test_malformed_settings_are_logged_and_defaulted(env: dict, caplog: pytest.LogCaptureFixture) -> None:
+    assert settings_from_env(env) == InferenceSettings(None)
+    assert len(failures(caplog)) == 1
