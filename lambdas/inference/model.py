@@ -145,9 +145,9 @@ def _check_signature(folder: Path, contract: tuple[str, str, str, tuple[tuple[in
     role, input_name, output_name, input_shapes = contract
     signatures = _read_meta_graph(folder).signature_def
     if SIGNATURE_KEY not in signatures:
-        raise ModelContractError(
-            f"{role} {folder}: no {SIGNATURE_KEY!r} signature (has {sorted(signatures) or 'none'})"
-        )
+        # Keys like __saved_model_init_op are TF internals, not signatures a user chose.
+        named = sorted(key for key in signatures if not key.startswith("__"))
+        raise ModelContractError(f"{role} {folder}: no {SIGNATURE_KEY!r} signature (has {named or 'none'})")
     signature = signatures[SIGNATURE_KEY]
     if list(signature.inputs) != [input_name]:
         raise ModelContractError(

@@ -1,0 +1,120 @@
+"""The model-pair loader: the project's own models, the tutorial's 2020 models, and the contract checks."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.paths import ml_resources_dir, shared_dir
+from lambdas.inference.model import RainModel, load_model_pair
+
+UPSTREAM_REFERENCE = [
+    ((1013.0, 12.0, 95.0), 0.40679),
+    ((1025.0, 22.0, 40.0), 0.00431),
+    ((990.0, 10.0, 99.0), 0.62546),
+    ((1000.0, 15.0, 80.0), 0.15829),
+]
+
+
+@pytest.fixture(scope="module")
+def own_model() -> RainModel:
+    return load_model_pair(ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip")
+
+
+@pytest.fixture(scope="module")
+def upstream_model() -> RainModel:
+    shared = shared_dir()
+    if shared is None:
+        pytest.skip("../shared (or RAINCHECK_SHARED) is absent: the upstream 2020 models live there")
+    upstream = shared / "reference" / "upstream_ml_resources"
+    return load_model_pair(upstream / "standardiser.zip", upstream / "rain_predictor.zip")
+
+
+def test_upstream_pair_reproduces_the_reference_outputs(upstream_model: RainModel) -> None:
+    readings = np.array([reading for reading, _ in UPSTREAM_REFERENCE])
+    expected = np.array([probability for _, probability in UPSTREAM_REFERENCE])
+    np.testing.assert_allclose(upstream_model.predict_proba_batch(readings), expected, atol=1e-5)
+    assert upstream_model.predict_proba(1013.0, 12.0, 95.0) == pytest.approx(0.40679, abs=1e-5)
+
+
+def test_upstream_pair_has_no_threshold(upstream_model: RainModel) -> None:
+    assert upstream_model.threshold is None
+    assert upstream_model.metadata is None
+
+
+def test_own_pair_has_a_validated_threshold_and_attribution(own_model: RainModel) -> None:
+    assert own_model.threshold is not None
+    assert 0.0 < own_model.threshold < 1.0
+    assert "Met Éireann" in own_model.metadata["attribution"]
+    assert own_model.metadata["feature_order"] == ["pressure_hpa", "temperature_c", "humidity_rh"]
+
+
+def test_own_pair_predicts_more_rain_when_damp_and_low_than_dry_and_high(own_model: RainModel) -> None:
+    assert own_model.predict_proba(985.0, 9.0, 98.0) > own_model.predict_proba(1030.0, 15.0, 55.0)
+
+
+readings = st.tuples(
+    st.floats(300.0, 1100.0), st.floats(-40.0, 85.0), st.floats(0.0, 100.0)
+)  # the BME680's operating ranges
+
+
+@settings(max_examples=60, deadline=None)
+@given(reading=readings)
+def test_own_pair_gives_a_probability_for_every_reading_in_sensor_range(
+    own_model: RainModel, reading: tuple[float, float, float]
+) -> None:
+    probability = own_model.predict_proba(*reading)
+    assert 0.0 <= probability <= 1.0
+
+
+@settings(max_examples=20, deadline=None)
+@given(batch=st.lists(readings, min_size=1, max_size=8))
+def test_batch_and_single_predictions_agree(own_model: RainModel, batch: list) -> None:
+    batched = own_model.predict_proba_batch(np.array(batch))
+    assert batched.shape == (len(batch),)
+    singles = [own_model.predict_proba(*reading) for reading in batch]
+    np.testing.assert_allclose(batched, singles, atol=1e-6)
+
+
+def test_empty_batch_gives_empty_result(own_model: RainModel) -> None:
+    assert own_model.predict_proba_batch(np.zeros((0, 3))).shape == (0,)
+
+
+@pytest.mark.parametrize("bad", [np.zeros((2, 4)), np.zeros(3), np.array([[1013.0, np.nan, 80.0]])])
+def test_malformed_or_missing_features_are_refused(own_model: RainModel, bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="features must"):
+        own_model.predict_proba_batch(bad)
+
+
+def test_unzipped_folders_load_like_zips(own_model: RainModel, tmp_path: Path) -> None:
+    for name in ("standardiser", "rain_predictor"):
+        with zipfile.ZipFile(ml_resources_dir() / f"{name}.zip") as archive:
+            archive.extractall(tmp_path / name)
+    unzipped = load_model_pair(tmp_path / "standardiser", str(tmp_path / "rain_predictor"))
+    assert unzipped.threshold == own_model.threshold
+    assert unzipped.predict_proba(1000.0, 10.0, 90.0) == pytest.approx(
+        own_model.predict_proba(1000.0, 10.0, 90.0)
+    )
+
+
+def test_committed_zips_hold_the_savedmodel_at_their_root() -> None:
+    for name in ("standardiser", "rain_predictor"):
+        with zipfile.ZipFile(ml_resources_dir() / f"{name}.zip") as archive:
+            names = set(archive.namelist())
+        assert {"saved_model.pb", "variables/variables.index"} <= names
+    with zipfile.ZipFile(ml_resources_dir() / "rain_predictor.zip") as archive:
+        metadata = json.loads(archive.read("raincheck_model.json"))
+    assert "CC BY 4.0" in metadata["attribution"]
+
+
+def test_unknown_runtime_is_refused() -> None:
+    with pytest.raises(ValueError, match="runtime"):
+        load_model_pair(
+            ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip", "onnx"
+        )
