@@ -19,7 +19,7 @@ def data_packages() -> tuple[list[str], dict[str, str]]:
     for folder, package in DATA_DIRS.items():
         for root, dirs, _files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if d not in SKIP and not d.startswith("."))
-            name = package + root[len(folder):].replace(os.sep, ".")
+            name = package + root[len(folder) :].replace(os.sep, ".")
             packages.append(name)
             package_dir[name] = root
     return packages, package_dir

@@ -1,0 +1,106 @@
+"""The cloud side under moto: the IoT registry, cloud shadows (iot-data) and the model bucket (S3).
+
+moto is a stand-in for the cloud's storage, not the specification of its rules (DESIGN.md lists where
+it differs): the harness's own shadow service is the reference for shadow rules.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from harness.group import MLResource
+
+logger = logging.getLogger("raincheck.cloud")
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+class MockCloud:
+    """moto-backed boto3 clients for one region, alive between start() and stop()."""
+
+    def __init__(self, region: str = "us-east-1") -> None:
+        self.region = region
+        self._mock: Any = None
+        self._downloads = tempfile.TemporaryDirectory(prefix="raincheck-cloud-")
+        self.iot: Any = None
+        self.iot_data: Any = None
+        self.s3: Any = None
+
+    def start(self) -> MockCloud:
+        try:
+            import boto3
+            from moto import mock_aws
+        except ImportError as error:
+            raise RuntimeError("the mocked cloud needs moto: pip install 'raincheck[mock-cloud]'") from error
+        # moto intercepts every call; these make sure botocore never looks for real credentials.
+        for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
+            os.environ.setdefault(key, value)
+        self._mock = mock_aws()
+        self._mock.start()
+        self.iot = boto3.client("iot", region_name=self.region)
+        self.iot_data = boto3.client("iot-data", region_name=self.region)
+        self.s3 = boto3.client("s3", region_name=self.region)
+        return self
+
+    def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+        self._downloads.cleanup()
+
+    def __enter__(self) -> MockCloud:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- registry and shadows ----------------------------------------------------------------------
+    def register_thing(self, thing: str) -> None:
+        self.iot.create_thing(thingName=thing)
+
+    def update_shadow(self, thing: str, document: dict) -> dict:
+        response = self.iot_data.update_thing_shadow(thingName=thing, payload=json.dumps(document).encode())
+        return json.loads(response["payload"].read())
+
+    def get_shadow(self, thing: str) -> dict | None:
+        """The cloud shadow document, or None when the thing has none."""
+        try:
+            response = self.iot_data.get_thing_shadow(thingName=thing)
+        except self.iot_data.exceptions.ResourceNotFoundException:
+            return None
+        return json.loads(response["payload"].read())
+
+    def publish(self, topic: str, payload: bytes) -> None:
+        """A message the core sends to the `cloud` endpoint."""
+        self.iot_data.publish(topic=topic, qos=0, payload=payload)
+
+    # -- ML resources ------------------------------------------------------------------------------
+    def upload_ml_resource(self, resource: MLResource) -> None:
+        """Put a resource's zip where the group definition says it lives, as a deployment does."""
+        if resource.local_source is None:
+            raise ValueError(f"ML resource {resource.id!r} has no local_source to upload")
+        bucket, key = split_s3_uri(resource.s3_uri)
+        existing = {b["Name"] for b in self.s3.list_buckets().get("Buckets", [])}
+        if bucket not in existing:
+            if self.region == "us-east-1":
+                self.s3.create_bucket(Bucket=bucket)
+            else:
+                self.s3.create_bucket(
+                    Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": self.region}
+                )
+        self.s3.upload_file(str(resource.local_source), bucket, key)
+
+    def fetch_ml_resource(self, resource: MLResource) -> Path:
+        """Download a resource's zip from the bucket, as the core does at deployment."""
+        bucket, key = split_s3_uri(resource.s3_uri)
+        target = Path(self._downloads.name) / f"{resource.id}.zip"
+        self.s3.download_file(bucket, key, str(target))
+        return target

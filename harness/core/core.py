@@ -1,0 +1,336 @@
+"""The emulated Greengrass core: IPC server, router, local shadow service and Lambda hosts for one group.
+
+    with EmulatedCore(load_group("fixtures/group.yaml"), workdir) as core:
+        core.publish("thing:bme680_sensor", "bme680/readings", b'{"sequence": 0, ...}')
+
+Lambdas run unmodified in their own processes and reach the core only through greengrasssdk and the
+runtime's HTTP IPC. The shadow service answers both doors: greengrasssdk calls (`GGShadowService`) and MQTT
+requests routed to it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from pathlib import Path
+
+from harness.core.clock import ScaledClock
+from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
+from harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
+from harness.core.ipc_server import IPCError, IPCServer
+from harness.core.router import Route, Router
+from harness.core.sysfs import CpuTemperature
+from harness.group import CLOUD, SHADOW_SERVICE, GroupDefinition, MLResource
+from harness.shadow.models import ShadowStore
+from harness.shadow.service import ShadowService
+
+SHADOW_FUNCTION_ARN = "arn:aws:lambda:::function:GGShadowService"
+ROUTER_FUNCTION_ARN = "arn:aws:lambda:::function:GGRouter"
+LOG_FORMAT = "[%(asctime)s.%(msecs)03dZ][%(levelname)s]-%(name)s: %(message)s"
+SUPERVISE_PERIOD_S = 0.05
+# Environment variables a Lambda process inherits from the machine; everything else comes from the group.
+INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TF_CPP_MIN_LOG_LEVEL", "OPENBLAS_CORETYPE")
+
+logger = logging.getLogger("raincheck.core")
+
+ResourceFetcher = Callable[[MLResource], Path]
+MessageSink = Callable[[str, bytes], None]
+
+
+def local_resource(resource: MLResource) -> Path:
+    """Default resource source: the group's `local_source` file (the zip the deployment uploads)."""
+    if resource.local_source is None:
+        raise DeploymentError(f"ML resource {resource.id!r} has no local_source and no fetcher was given")
+    return resource.local_source
+
+
+class EmulatedCore:
+    def __init__(
+        self,
+        group: GroupDefinition,
+        workdir: Path,
+        *,
+        clock: ScaledClock | None = None,
+        cpu_temperature_c: float = 55.0,
+        fetch_resource: ResourceFetcher = local_resource,
+        cloud_sink: MessageSink | None = None,
+        package_root: Path | None = None,
+    ) -> None:
+        self.group = group
+        self.workdir = Path(workdir)
+        self.clock = clock or ScaledClock(1.0)
+        self.fetch_resource = fetch_resource
+        self.cloud_sink = cloud_sink
+        self.package_root = package_root or _package_root()
+        self.logs_dir = self.workdir / "logs"
+        self.cpu_temperature = CpuTemperature(self.workdir / "sysfs", cpu_temperature_c)
+        self.shadow_store = ShadowStore(clock=self.clock.time)
+        self.shadow_service = ShadowService(self.shadow_store, self._publish_from_shadow_service)
+        self.router = Router(
+            [Route(s.source, s.subject, s.target) for s in group.subscriptions], self._deliver
+        )
+        self.functions: dict[str, FunctionHost] = {}
+        self._by_arn: dict[str, FunctionHost] = {}
+        self._devices: dict[str, list[MessageSink]] = {}
+        self._results: dict[str, Invocation] = {}
+        self._results_lock = threading.Lock()
+        self._client_tokens: set[str] = set()
+        self._ipc = IPCServer(self)
+        self._stop = threading.Event()
+        self._supervisor = threading.Thread(target=self._supervise, name="gg-supervisor", daemon=True)
+        self._log_handler: logging.Handler | None = None
+        self.started = False
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> EmulatedCore:
+        self._open_system_log()
+        self._ipc.start()
+        resources = self._deploy_resources()
+        for definition in self.group.functions:
+            arn = definition.arn(self.group.region, self.group.account)
+            code_root = stage_function_code(
+                definition.code, self.package_root, self.workdir / "deployment" / definition.name
+            )
+            mounts = {self.group.ml_resource(rid).destination: resources[rid] for rid in definition.resources}
+            environment = {key: _remap(value, mounts) for key, value in definition.environment.items()}
+            if definition.sysfs_access:
+                environment["RAINCHECK_SYSFS_ROOT"] = str(self.cpu_temperature.sysfs_root)
+            config = FunctionConfig(
+                name=definition.name,
+                arn=arn,
+                handler=definition.handler,
+                pinned=definition.pinned,
+                timeout_s=definition.timeout_s,
+                memory_mb=definition.memory_mb,
+                environment=environment,
+                log_path=self.function_log_path(definition.name),
+                python_path=[code_root],
+            )
+            host = FunctionHost(config, self._core_environment(), self.clock.scale)
+            self.functions[definition.name] = host
+            self._by_arn[arn] = host
+        for host in self.functions.values():
+            host.start()
+        self._supervisor.start()
+        self.started = True
+        logger.info(
+            "Core %s started: %d functions, IPC on port %d",
+            self.group.core_thing,
+            len(self.functions),
+            self._ipc.port,
+        )
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        for host in self.functions.values():
+            host.stop()
+        if self.started:
+            self._supervisor.join(timeout=5)
+        self._ipc.stop()
+        if self._log_handler is not None:
+            logging.getLogger("raincheck.core").removeHandler(self._log_handler)
+            self._log_handler.close()
+
+    def __enter__(self) -> EmulatedCore:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- the world around the core -----------------------------------------------------------------
+    def publish(self, source: str, topic: str, payload: bytes) -> int:
+        """A message from `source` (e.g. `thing:bme680_sensor`, `cloud`) into the core's router."""
+        return self.router.publish(source, topic, payload)
+
+    def connect_device(self, thing: str, on_message: MessageSink) -> None:
+        """Receive what the router sends to `thing:<thing>`."""
+        self._devices.setdefault(thing, []).append(on_message)
+
+    def function_log_path(self, name: str) -> Path:
+        """Where a core keeps a user Lambda's log: logs/user/{region}/{account}/{name}.log."""
+        return self.logs_dir / "user" / self.group.region / self.group.account / f"{name}.log"
+
+    def function_log(self, name: str) -> str:
+        path = self.function_log_path(name)
+        return path.read_text(encoding="utf-8", errors="replace") if path.exists() else ""
+
+    @property
+    def _arn_prefix(self) -> str:
+        return f"arn:aws:lambda:{self.group.region}:{self.group.account}"
+
+    @property
+    def system_log_path(self) -> Path:
+        return self.logs_dir / "system" / "runtime.log"
+
+    def client_environment(self) -> dict[str, str]:
+        """Environment for a greengrasssdk client outside the group's functions (tests, tools): a Lambda
+        identity of its own, allowed to call the shadow service and the router."""
+        token = os.urandom(16).hex()
+        self._client_tokens.add(token)
+        return {
+            "MY_FUNCTION_ARN": f"{self._arn_prefix}:function:raincheck-test-client",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
+            "GG_DAEMON_PORT": str(self._ipc.port),
+        }
+
+    # -- Dispatcher (called by the IPC server) -----------------------------------------------------
+    def post_work(self, token: str, invocation: Invocation) -> None:
+        caller = self._caller(token)
+        target = invocation.function_arn
+        if target == SHADOW_FUNCTION_ARN:
+            subject = _custom(invocation.client_context).get("subject", "")
+            _ok, response = self.shadow_service.handle(subject, invocation.payload)
+            invocation.result.set_result(WorkResult(response))
+        elif target == ROUTER_FUNCTION_ARN:
+            custom = _custom(invocation.client_context)
+            self.publish(caller, custom.get("subject", ""), invocation.payload)
+            invocation.result.set_result(WorkResult(b""))
+        else:
+            host = self._by_arn.get(target) or self._by_arn.get(target.rsplit(":", 1)[0])
+            if host is None:
+                raise IPCError(404, f"function {target} is not deployed on this core")
+            host.submit(invocation)
+        if invocation.invocation_type == "RequestResponse":
+            with self._results_lock:
+                self._results[invocation.id] = invocation
+
+    def work_result(self, token: str, invocation_id: str, timeout_s: float) -> WorkResult | None:
+        self._caller(token)
+        with self._results_lock:
+            invocation = self._results.get(invocation_id)
+        if invocation is None:
+            return None
+        try:
+            result = invocation.result.result(timeout=timeout_s)
+        except FutureTimeout:
+            return WorkResult(b'{"errorMessage": "no result in time"}', "Unhandled")
+        with self._results_lock:
+            self._results.pop(invocation_id, None)
+        return result
+
+    def next_work(self, token: str, function_arn: str) -> Invocation | None:
+        host = self._by_arn.get(function_arn)
+        if host is None or not host.owns(token):
+            raise IPCError(403, f"caller may not take work for {function_arn}")
+        return host.next_work(token)
+
+    def complete_work(self, token: str, function_arn: str, invocation_id: str, result: WorkResult) -> bool:
+        host = self._by_arn.get(function_arn)
+        if host is None or not host.owns(token):
+            raise IPCError(403, f"caller may not post results for {function_arn}")
+        if result.function_error:
+            logger.warning(
+                "Function %s invocation %s failed: %s", host.config.name, invocation_id, result.payload[:500]
+            )
+        return host.complete(token, invocation_id, result)
+
+    # -- internals ---------------------------------------------------------------------------------
+    def _caller(self, token: str) -> str:
+        """The router endpoint of whoever holds `token`; unknown tokens are refused, as on a core."""
+        for name, host in self.functions.items():
+            if host.owns(token):
+                return f"function:{name}"
+        if token in self._client_tokens:
+            return "function:raincheck-test-client"
+        raise IPCError(403, "unknown authorization token")
+
+    def _deliver(self, target: str, topic: str, payload: bytes, source: str) -> None:
+        if target.startswith("function:"):
+            host = self.functions[target.split(":", 1)[1]]
+            context = {"custom": {"subject": topic, "source": source}}
+            encoded = base64.b64encode(json.dumps(context).encode()).decode()
+            host.submit(Invocation(host.config.arn, payload, encoded, "Event"))
+        elif target == SHADOW_SERVICE:
+            self.shadow_service.handle(topic, payload)
+        elif target.startswith("thing:"):
+            sinks = self._devices.get(target.split(":", 1)[1], [])
+            if not sinks:
+                logger.warning("Device %s is not connected: message on %s dropped", target, topic)
+            for sink in sinks:
+                sink(topic, payload)
+        elif target == CLOUD:
+            if self.cloud_sink is None:
+                logger.warning("No cloud connection: message on %s dropped", topic)
+            else:
+                self.cloud_sink(topic, payload)
+
+    def _publish_from_shadow_service(self, topic: str, payload: bytes) -> None:
+        self.router.publish(SHADOW_SERVICE, topic, payload)
+
+    def _deploy_resources(self) -> dict[str, Path]:
+        unpacked = {}
+        for resource in self.group.ml_resources:
+            archive = self.fetch_resource(resource)
+            unpacked[resource.id] = unpack_ml_resource(archive, self.workdir / "ggml" / resource.id)
+            logger.info(
+                "ML resource %s from %s unpacked for %s", resource.id, resource.s3_uri, resource.destination
+            )
+        return unpacked
+
+    def _core_environment(self) -> dict[str, str]:
+        env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+        env["GG_DAEMON_PORT"] = str(self._ipc.port)
+        env["SHADOW_FUNCTION_ARN"] = SHADOW_FUNCTION_ARN
+        env["ROUTER_FUNCTION_ARN"] = ROUTER_FUNCTION_ARN
+        env["AWS_REGION"] = self.group.region
+        env.update(self.clock.to_env())
+        return env
+
+    def _open_system_log(self) -> None:
+        self.system_log_path.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(self.system_log_path, encoding="utf-8")
+        formatter = logging.Formatter(LOG_FORMAT, datefmt="%Y-%m-%dT%H:%M:%S")
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+        handler.addFilter(self._stamp_with_core_clock)
+        core_logger = logging.getLogger("raincheck.core")
+        core_logger.addHandler(handler)
+        if core_logger.level == logging.NOTSET or core_logger.level > logging.INFO:
+            core_logger.setLevel(logging.INFO)
+        self._log_handler = handler
+
+    def _stamp_with_core_clock(self, record: logging.LogRecord) -> bool:
+        """Core log lines carry the core's (possibly scaled) time, like the Lambdas' own logs."""
+        record.created = self.clock.time()
+        record.msecs = (record.created % 1) * 1000
+        return True
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(SUPERVISE_PERIOD_S):
+            for host in list(self.functions.values()):
+                try:
+                    host.check()
+                except Exception:
+                    logger.exception("Supervising %s failed", host.config.name)
+
+
+def _custom(client_context: str) -> dict:
+    try:
+        decoded = json.loads(base64.b64decode(client_context).decode("utf-8")) if client_context else {}
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    custom = decoded.get("custom") if isinstance(decoded, dict) else None
+    return custom if isinstance(custom, dict) else {}
+
+
+def _remap(value: str, mounts: dict[str, Path]) -> str:
+    """Point an environment value naming an attached resource's destination (/ggml/tensorflow/standardiser)
+    at the folder the harness unpacked it to. A core mounts the resource at that path in the Lambda's
+    container; the harness cannot mount without root, and TensorFlow opens files below Python's reach."""
+    for destination, local in mounts.items():
+        if value == destination or value.startswith(destination + "/"):
+            return str(local) + value[len(destination) :]
+    return value
+
+
+def _package_root() -> Path:
+    import lambdas
+
+    return Path(lambdas.__file__).resolve().parent.parent

@@ -1,0 +1,243 @@
+"""Lambda functions on the emulated core: one OS process per container, Greengrass V1 semantics.
+
+An on-demand function gets a new process when a message arrives and every process it has is busy (a warm
+one is reused); a pinned function gets one process at deployment, kept running and restarted when it dies.
+Both take routed messages through their handler. An invocation that outlives the function's timeout has its
+process killed and ends as an `Unhandled` error, as on a core.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.runtime_modules import RUNTIME_MODULES_DIR
+
+RUNTIME_SCRIPT = RUNTIME_MODULES_DIR / "raincheck_lambda_runtime.py"
+MAX_ON_DEMAND_CONTAINERS = 10
+PINNED_RESTART_DELAY_S = 1.0
+MONITOR_PERIOD_S = 0.05
+
+
+@dataclass
+class WorkResult:
+    payload: bytes
+    function_error: str = ""  # "", "Handled" (the handler raised) or "Unhandled" (timeout, crash)
+
+
+@dataclass
+class Invocation:
+    function_arn: str
+    payload: bytes
+    client_context: str  # base64 JSON, as on the wire
+    invocation_type: str = "Event"
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    result: Future = field(default_factory=Future)
+    started_at: float | None = None
+
+
+@dataclass
+class Container:
+    """One Lambda process and the invocation it is working on."""
+
+    token: str
+    process: subprocess.Popen
+    current: Invocation | None = None
+    idle: bool = False
+
+
+@dataclass
+class FunctionConfig:
+    name: str
+    arn: str
+    handler: str
+    pinned: bool
+    timeout_s: float
+    memory_mb: int
+    environment: dict[str, str]
+    log_path: Path
+    python_path: list[Path]
+
+
+class FunctionHost:
+    """Runs one Lambda function's containers and hands them their work."""
+
+    def __init__(
+        self, config: FunctionConfig, core_environment: dict[str, str], time_scale: float = 1.0
+    ) -> None:
+        self.config = config
+        self.core_environment = core_environment
+        self.time_scale = time_scale
+        self.logger = logging.getLogger(f"raincheck.core.functions.{config.name}")
+        self.queue: deque[Invocation] = deque()
+        self.containers: dict[str, Container] = {}
+        self.condition = threading.Condition()
+        self.stopping = False
+        self.restarts = 0
+        self.timeouts = 0
+        self.config.log_path.parent.mkdir(parents=True, exist_ok=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> None:
+        if self.config.pinned:
+            with self.condition:
+                self._spawn()
+
+    def stop(self) -> None:
+        with self.condition:
+            self.stopping = True
+            containers = list(self.containers.values())
+            self.condition.notify_all()
+        for container in containers:
+            _terminate(container.process)
+        with self.condition:
+            for invocation in self.queue:
+                _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
+            self.queue.clear()
+
+    def busy(self) -> bool:
+        """True while invocations are queued or running."""
+        with self.condition:
+            return bool(self.queue) or any(c.current is not None for c in self.containers.values())
+
+    def owns(self, token: str) -> bool:
+        return token in self.containers
+
+    # -- work --------------------------------------------------------------------------------------
+    def submit(self, invocation: Invocation) -> None:
+        with self.condition:
+            if self.stopping:
+                _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
+                return
+            self.queue.append(invocation)
+            idle = any(c.idle for c in self.containers.values())
+            if not idle and not self.config.pinned and len(self.containers) < MAX_ON_DEMAND_CONTAINERS:
+                self._spawn()
+            self.condition.notify_all()
+
+    def next_work(self, token: str) -> Invocation | None:
+        """Block until there is work for the container with `token`; None when the core stops."""
+        with self.condition:
+            container = self.containers.get(token)
+            if container is None:
+                return None
+            container.idle = True
+            while not self.queue and not self.stopping:
+                self.condition.wait()
+            if self.stopping:
+                return None
+            invocation = self.queue.popleft()
+            container.idle = False
+            container.current = invocation
+            invocation.started_at = time.monotonic()
+            return invocation
+
+    def complete(self, token: str, invocation_id: str, result: WorkResult) -> bool:
+        with self.condition:
+            container = self.containers.get(token)
+            if container is None or container.current is None or container.current.id != invocation_id:
+                return False
+            invocation, container.current = container.current, None
+        _finish(invocation, result)
+        return True
+
+    # -- supervision (called periodically by the core) ---------------------------------------------
+    def check(self) -> None:
+        """Enforce timeouts, notice dead containers, restart pinned ones."""
+        now = time.monotonic()
+        timeout_real_s = self.config.timeout_s / self.time_scale
+        with self.condition:
+            containers = list(self.containers.values())
+        for container in containers:
+            invocation = container.current
+            if invocation and invocation.started_at and now - invocation.started_at > timeout_real_s:
+                self.timeouts += 1
+                self.logger.error(
+                    "Function %s timed out after %.1f s: invocation %s ended, container killed",
+                    self.config.name,
+                    self.config.timeout_s,
+                    invocation.id,
+                )
+                _terminate(container.process)
+                self._on_exit(container, f"Task timed out after {self.config.timeout_s:.2f} seconds")
+            elif container.process.poll() is not None:
+                self._on_exit(container, f"Process exited with code {container.process.returncode}")
+
+    def _on_exit(self, container: Container, reason: str) -> None:
+        with self.condition:
+            if self.containers.pop(container.token, None) is None:
+                return
+            invocation, container.current = container.current, None
+            restart = self.config.pinned and not self.stopping
+        if invocation is not None:
+            message = json.dumps({"errorMessage": reason}).encode()
+            _finish(invocation, WorkResult(message, "Unhandled"))
+        if self.stopping:
+            return
+        self.logger.error("Function %s container ended: %s", self.config.name, reason)
+        if restart:
+            self.restarts += 1
+            threading.Timer(PINNED_RESTART_DELAY_S / self.time_scale, self._restart_pinned).start()
+
+    def _restart_pinned(self) -> None:
+        with self.condition:
+            if not self.stopping and not self.containers:
+                self.logger.info("Restarting pinned function %s", self.config.name)
+                self._spawn()
+
+    def _spawn(self) -> Container:
+        token = secrets.token_hex(16)
+        env = dict(self.core_environment)
+        env.update(self.config.environment)
+        env.update(
+            {
+                "MY_FUNCTION_ARN": self.config.arn,
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
+                "RAINCHECK_HANDLER": self.config.handler,
+                "RAINCHECK_TIMEOUT_S": str(self.config.timeout_s),
+                "RAINCHECK_MEMORY_MB": str(self.config.memory_mb),
+                "PYTHONPATH": os.pathsep.join(
+                    str(p) for p in [RUNTIME_MODULES_DIR, *self.config.python_path]
+                ),
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
+        log = open(self.config.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        try:
+            process = subprocess.Popen(
+                [sys.executable, str(RUNTIME_SCRIPT)],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                cwd=str(self.config.python_path[0]),
+            )
+        finally:
+            log.close()
+        container = Container(token=token, process=process)
+        self.containers[token] = container
+        return container
+
+
+def _finish(invocation: Invocation, result: WorkResult) -> None:
+    if not invocation.result.done():
+        invocation.result.set_result(result)
+
+
+def _terminate(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=5)

@@ -1,0 +1,57 @@
+"""The core's subscription router: a message goes only where a subscription sends it.
+
+Endpoints are named as in the group definition: `thing:NAME`, `function:NAME`, `GGShadowService`, `cloud`.
+A message that no subscription takes is dropped and logged, as Greengrass does.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from harness.core.topics import topic_matches
+
+logger = logging.getLogger("raincheck.core.router")
+
+Deliver = Callable[[str, str, bytes, str], None]  # (target, topic, payload, source)
+
+
+@dataclass(frozen=True)
+class Route:
+    source: str
+    subject: str
+    target: str
+
+
+class Router:
+    def __init__(self, routes: list[Route], deliver: Deliver) -> None:
+        self.routes = list(routes)
+        self.deliver = deliver
+        self.taps: list[tuple[str, Callable[[str, str, bytes], None]]] = []
+        self.dropped = 0
+
+    def tap(self, topic_filter: str, callback: Callable[[str, str, bytes], None]) -> None:
+        """Observe every message on topics matching `topic_filter` (source, topic, payload), routed or not.
+        The harness's own view (cloud sync, tests); not a subscription, so it changes no routing."""
+        self.taps.append((topic_filter, callback))
+
+    def publish(self, source: str, topic: str, payload: bytes) -> int:
+        """Route one message; returns how many subscriptions took it."""
+        for topic_filter, callback in self.taps:
+            if topic_matches(topic_filter, topic):
+                try:
+                    callback(source, topic, payload)
+                except Exception:
+                    logger.exception("Tap on %s failed for message on %s", topic_filter, topic)
+        targets = [r.target for r in self.routes if r.source == source and topic_matches(r.subject, topic)]
+        if not targets:
+            self.dropped += 1
+            logger.warning("No subscription from %s on topic %s: message dropped", source, topic)
+            return 0
+        for target in dict.fromkeys(targets):  # one delivery per target, in subscription order
+            try:
+                self.deliver(target, topic, payload, source)
+            except Exception:
+                logger.exception("Delivery of message on %s from %s to %s failed", topic, source, target)
+        return len(targets)

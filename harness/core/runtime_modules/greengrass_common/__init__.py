@@ -1,0 +1,1 @@
+"""Emulated core's greengrass_common: environment and ARN helpers used by greengrasssdk."""

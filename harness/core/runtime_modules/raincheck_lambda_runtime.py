@@ -1,0 +1,174 @@
+"""The Lambda runtime of raincheck's emulated core: runs one Lambda function in this process.
+
+Started by the core (harness.core.functions) as a script, with this folder first on sys.path so that
+greengrasssdk finds the runtime modules beside it. It does what a Greengrass core's Python runtime does for
+a Lambda: imports the handler module once (a pinned Lambda's long-lived code starts here), then loops on
+GET .../work, calls the handler with `event` and `context`, and posts the result back.
+
+It also installs the harness's views of the world: the shared simulated clock (time.sleep/time.time/
+time.monotonic), /sys mapped to the core's sysfs model (or refused when the function has no access), and
+Greengrass-style log lines in the function's log file.
+"""
+
+import base64
+import builtins
+import importlib
+import io
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+import uuid
+
+from greengrass_common.env_vars import MY_FUNCTION_ARN
+from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException
+
+SYS_PREFIX = "/sys/"
+
+
+class GreengrassLogFormatter(logging.Formatter):
+    """`[2026-11-25T09:00:00.123Z][INFO]-handler.py:42,message`, the layout of a core's Lambda logs."""
+
+    def format(self, record):
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        millis = int(record.msecs)
+        where = f"{record.filename}:{record.lineno}"
+        text = f"[{stamp}.{millis:03d}Z][{record.levelname}]-{where},{record.getMessage()}"
+        if record.exc_info:
+            text += "\n" + self.formatException(record.exc_info)
+        return text
+
+
+def configure_logging():
+    handler = logging.StreamHandler(sys.stderr)  # the core points stderr at the function's log file
+    handler.setFormatter(GreengrassLogFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+
+
+def install_clock(environ):
+    scale = float(environ.get("RAINCHECK_CLOCK_SCALE", "1"))
+    if scale == 1.0:
+        return
+    origin_wall = float(environ["RAINCHECK_CLOCK_ORIGIN_WALL_S"])
+    origin_monotonic = float(environ["RAINCHECK_CLOCK_ORIGIN_MONOTONIC_S"])
+    real_monotonic, real_sleep = time.monotonic, time.sleep
+
+    def scaled_time():
+        return origin_wall + (real_monotonic() - origin_monotonic) * scale
+
+    def scaled_monotonic():
+        return origin_monotonic + (real_monotonic() - origin_monotonic) * scale
+
+    def scaled_sleep(seconds):
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        real_sleep(seconds / scale)
+
+    time.time, time.monotonic, time.sleep = scaled_time, scaled_monotonic, scaled_sleep
+
+
+def install_sysfs(environ):
+    """Map /sys/... opens to the core's sysfs model, or refuse them as a container without access does."""
+    root = environ.get("RAINCHECK_SYSFS_ROOT")
+    real_open = builtins.open
+
+    def sysfs_open(file, *args, **kwargs):
+        if isinstance(file, (str, os.PathLike)):
+            path = os.fspath(file)
+            if isinstance(path, str) and path.startswith(SYS_PREFIX):
+                if not root:
+                    raise PermissionError(13, "Permission denied (no /sys access granted)", path)
+                file = os.path.join(root, path[len(SYS_PREFIX) :])
+        return real_open(file, *args, **kwargs)
+
+    builtins.open = sysfs_open
+    io.open = sysfs_open
+
+
+class ClientContext:
+    def __init__(self, encoded):
+        decoded = json.loads(base64.b64decode(encoded).decode("utf-8")) if encoded else {}
+        self.custom = decoded.get("custom", {})
+        self.client = decoded.get("client")
+        self.env = decoded.get("env")
+
+
+class LambdaContext:
+    def __init__(self, function_arn, invocation_id, client_context, timeout_s, memory_mb):
+        self.function_name = function_arn.split(":function:")[-1].split(":")[0]
+        self.invoked_function_arn = function_arn
+        self.function_version = "$LATEST"
+        self.aws_request_id = invocation_id or str(uuid.uuid4())
+        self.memory_limit_in_mb = memory_mb
+        self.client_context = client_context
+        self.identity = None
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def decode_event(payload):
+    """The event a handler gets: the payload parsed as JSON, or the raw bytes when it is not JSON."""
+    if not payload:
+        return {}
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return payload
+
+
+def load_handler(handler_name):
+    module_name, _, function_name = handler_name.rpartition(".")
+    module = importlib.import_module(module_name)
+    return getattr(module, function_name)
+
+
+def serve(handler, ipc, function_arn, timeout_s, memory_mb):
+    while True:
+        work = ipc.get_work(function_arn)
+        context = LambdaContext(
+            function_arn, work.invocation_id, ClientContext(work.client_context), timeout_s, memory_mb
+        )
+        try:
+            result = handler(decode_event(work.payload), context)
+            payload = json.dumps(result).encode("utf-8")
+            error = ""
+        except Exception as exc:  # the handler's error goes back to the invoker and into the log
+            logging.getLogger(__name__).error("Handler raised: %s", traceback.format_exc().rstrip())
+            payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode()
+            error = "Handled"
+        ipc.post_work_result(function_arn, GetWorkResultOutput(payload, work.invocation_id, error))
+
+
+def main():
+    environ = os.environ
+    configure_logging()
+    install_clock(environ)
+    install_sysfs(environ)
+    logger = logging.getLogger("raincheck.runtime")
+    handler_name = environ["RAINCHECK_HANDLER"]
+    try:
+        handler = load_handler(handler_name)
+    except Exception:
+        logger.error("Cannot load handler %s: %s", handler_name, traceback.format_exc().rstrip())
+        return 1
+    try:
+        serve(
+            handler,
+            IPCClient(),
+            MY_FUNCTION_ARN,
+            float(environ.get("RAINCHECK_TIMEOUT_S", "3")),
+            int(environ.get("RAINCHECK_MEMORY_MB", "128")),
+        )
+    except IPCException as error:  # the core went away: end quietly, as a container does on shutdown
+        logger.info("Runtime stopping: %s", error)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

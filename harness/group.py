@@ -1,0 +1,299 @@
+"""The Greengrass group definition (fixtures/group.yaml): functions, subscriptions, devices, resources.
+
+One file drives both the emulated core and a real deployment. It is validated on load: an unknown key, a
+missing field or a bad value is a `GroupError` naming the file and line, not a traceback later.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from harness.core.topics import validate_topic_filter
+
+THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+SHADOW_SERVICE = "GGShadowService"
+CLOUD = "cloud"
+
+
+class GroupError(ValueError):
+    """A group definition that Greengrass would refuse, or that the harness cannot run."""
+
+
+class _Mapping(dict):
+    line: int = 0
+
+
+class _LineLoader(yaml.SafeLoader):
+    """SafeLoader that remembers the line of every mapping, for errors that point at the file."""
+
+    def construct_mapping(self, node, deep=False):
+        mapping = _Mapping(super().construct_mapping(node, deep=True))
+        mapping.line = node.start_mark.line + 1
+        return mapping
+
+
+@dataclass(frozen=True)
+class MLResource:
+    id: str
+    s3_uri: str
+    destination: str
+    local_source: Path | None
+
+
+@dataclass(frozen=True)
+class FunctionDefinition:
+    name: str
+    handler: str
+    code: Path
+    pinned: bool
+    timeout_s: float
+    memory_mb: int
+    sysfs_access: bool
+    environment: dict[str, str]
+    resources: tuple[str, ...]
+
+    def arn(self, region: str, account: str) -> str:
+        return f"arn:aws:lambda:{region}:{account}:function:{self.name}"
+
+
+@dataclass(frozen=True)
+class Device:
+    thing: str
+    sync_shadow: bool
+
+
+@dataclass(frozen=True)
+class Subscription:
+    source: str  # "thing:NAME", "function:NAME", "GGShadowService" or "cloud"
+    subject: str  # an MQTT topic filter
+    target: str
+
+
+@dataclass(frozen=True)
+class GroupDefinition:
+    name: str
+    region: str
+    account: str
+    core_thing: str
+    functions: tuple[FunctionDefinition, ...]
+    devices: tuple[Device, ...]
+    subscriptions: tuple[Subscription, ...]
+    ml_resources: tuple[MLResource, ...]
+    path: Path | None = field(default=None, compare=False)
+
+    def function(self, name: str) -> FunctionDefinition:
+        for function in self.functions:
+            if function.name == name:
+                return function
+        raise KeyError(f"no function {name!r} in group {self.name!r}")
+
+    def ml_resource(self, resource_id: str) -> MLResource:
+        for resource in self.ml_resources:
+            if resource.id == resource_id:
+                return resource
+        raise KeyError(f"no ML resource {resource_id!r} in group {self.name!r}")
+
+
+class _Reader:
+    """Reads one mapping of the file, with errors that name the file and line."""
+
+    def __init__(self, source: str, mapping: Any, what: str) -> None:
+        self.source = source
+        self.what = what
+        line = getattr(mapping, "line", 0)
+        self.where = f"{source}:{line}" if line else source
+        if not isinstance(mapping, dict):
+            raise GroupError(f"{self.where}: {what} must be a mapping, got {type(mapping).__name__}")
+        self.mapping = mapping
+
+    def fail(self, message: str) -> GroupError:
+        return GroupError(f"{self.where}: {self.what}: {message}")
+
+    def check_keys(self, allowed: set[str]) -> None:
+        unknown = sorted(set(self.mapping) - allowed)
+        if unknown:
+            raise self.fail(
+                f"unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}"
+            )
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
+        if key not in self.mapping:
+            if default is ...:
+                raise self.fail(f"missing required key {key!r}")
+            return default
+        value = self.mapping[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind in (int, float)):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            raise self.fail(f"{key!r} must be {names}, got {value!r}")
+        return value
+
+
+def load_group(path: str | Path, project_root: Path | None = None) -> GroupDefinition:
+    """Load and validate a group definition. Relative code and resource paths resolve against `project_root`
+    (default: the folder above the file's folder, i.e. the project for fixtures/group.yaml)."""
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise GroupError(f"{source}: cannot read group definition: {error.strerror or error}") from error
+    try:
+        document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        raise GroupError(f"{source}: not valid YAML: {error}") from error
+    root = project_root or path.resolve().parent.parent
+    return parse_group(document, source, root, path)
+
+
+def parse_group(document: Any, source: str, root: Path, path: Path | None = None) -> GroupDefinition:
+    top = _Reader(source, document, "group")
+    top.check_keys(
+        {"group", "region", "account", "core", "functions", "devices", "subscriptions", "resources"}
+    )
+    core = _Reader(source, top.get("core", dict), "core")
+    core.check_keys({"thing"})
+    resources = _parse_resources(source, top.get("resources", dict, {}), root)
+    resource_ids = {resource.id for resource in resources}
+    functions = tuple(
+        _parse_function(source, item, root, resource_ids) for item in top.get("functions", list)
+    )
+    devices = tuple(_parse_device(source, item) for item in top.get("devices", list, []))
+    _unique(top, "function", [f.name for f in functions])
+    _unique(top, "device", [d.thing for d in devices])
+    endpoints = (
+        {f"function:{f.name}" for f in functions}
+        | {f"thing:{d.thing}" for d in devices}
+        | {SHADOW_SERVICE, CLOUD}
+    )
+    subscriptions = tuple(
+        _parse_subscription(source, item, endpoints) for item in top.get("subscriptions", list, [])
+    )
+    return GroupDefinition(
+        name=top.get("group", str),
+        region=top.get("region", str, "us-east-1"),
+        account=str(top.get("account", (str, int), "123456789012")),
+        core_thing=core.get("thing", str),
+        functions=functions,
+        devices=devices,
+        subscriptions=subscriptions,
+        ml_resources=resources,
+        path=path,
+    )
+
+
+def _unique(reader: _Reader, what: str, names: list[str]) -> None:
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise reader.fail(f"duplicate {what} name(s): {', '.join(duplicates)}")
+
+
+def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) -> FunctionDefinition:
+    reader = _Reader(source, item, "function")
+    reader.check_keys(
+        {
+            "name",
+            "handler",
+            "code",
+            "pinned",
+            "timeout_s",
+            "memory_mb",
+            "sysfs_access",
+            "environment",
+            "resources",
+        }
+    )
+    name = reader.get("name", str)
+    if not FUNCTION_NAME.match(name):
+        raise reader.fail(f"function name {name!r} must match {FUNCTION_NAME.pattern}")
+    reader.what = f"function {name!r}"
+    handler = reader.get("handler", str)
+    if "." not in handler:
+        raise reader.fail(f"handler {handler!r} must be module.function")
+    code = root / reader.get("code", str)
+    if not code.is_dir():
+        raise reader.fail(f"code folder {code} does not exist")
+    timeout_s = reader.get("timeout_s", float, 3.0)
+    memory_mb = reader.get("memory_mb", int, 128)
+    if not 1 <= timeout_s <= 900:
+        raise reader.fail(f"timeout_s must be between 1 and 900 seconds, got {timeout_s}")
+    if not 16 <= memory_mb <= 3008:
+        raise reader.fail(f"memory_mb must be between 16 and 3008, got {memory_mb}")
+    environment = reader.get("environment", dict, {})
+    for key, value in environment.items():
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise reader.fail(f"environment variable {key!r} must be a string or number, got {value!r}")
+    attached = tuple(reader.get("resources", list, []))
+    for resource_id in attached:
+        if resource_id not in resource_ids:
+            raise reader.fail(
+                f"unknown resource {resource_id!r}; defined: {', '.join(sorted(resource_ids)) or 'none'}"
+            )
+    return FunctionDefinition(
+        name=name,
+        handler=handler,
+        code=code,
+        pinned=reader.get("pinned", bool, False),
+        timeout_s=timeout_s,
+        memory_mb=memory_mb,
+        sysfs_access=reader.get("sysfs_access", bool, False),
+        environment={key: str(value) for key, value in environment.items()},
+        resources=attached,
+    )
+
+
+def _parse_device(source: str, item: Any) -> Device:
+    reader = _Reader(source, item, "device")
+    reader.check_keys({"thing", "sync_shadow"})
+    thing = reader.get("thing", str)
+    if not THING_NAME.match(thing):
+        raise reader.fail(f"thing name {thing!r} must match {THING_NAME.pattern}")
+    return Device(thing=thing, sync_shadow=reader.get("sync_shadow", bool, False))
+
+
+def _parse_subscription(source: str, item: Any, endpoints: set[str]) -> Subscription:
+    reader = _Reader(source, item, "subscription")
+    reader.check_keys({"source", "subject", "target"})
+    subscription = Subscription(
+        source=reader.get("source", str), subject=reader.get("subject", str), target=reader.get("target", str)
+    )
+    for end in (subscription.source, subscription.target):
+        if end not in endpoints:
+            raise reader.fail(f"unknown endpoint {end!r}; known: {', '.join(sorted(endpoints))}")
+    try:
+        validate_topic_filter(subscription.subject)
+    except ValueError as error:
+        raise reader.fail(str(error)) from None
+    return subscription
+
+
+def _parse_resources(source: str, resources: Any, root: Path) -> tuple[MLResource, ...]:
+    reader = _Reader(source, resources, "resources")
+    reader.check_keys({"ml"})
+    parsed = []
+    for item in reader.get("ml", list, []):
+        ml = _Reader(source, item, "ML resource")
+        ml.check_keys({"id", "s3_uri", "destination", "local_source"})
+        s3_uri = ml.get("s3_uri", str)
+        if not re.match(r"^s3://[a-z0-9.-]{3,63}/.+\.zip$", s3_uri):
+            raise ml.fail(f"s3_uri {s3_uri!r} must be s3://bucket/key.zip")
+        destination = ml.get("destination", str)
+        if not destination.startswith("/"):
+            raise ml.fail(f"destination {destination!r} must be an absolute path")
+        local = ml.get("local_source", str, None)
+        parsed.append(
+            MLResource(
+                id=ml.get("id", str),
+                s3_uri=s3_uri,
+                destination=destination.rstrip("/"),
+                local_source=root / local if local else None,
+            )
+        )
+    return tuple(parsed)

@@ -1,0 +1,124 @@
+"""The main job: a simulated BME680 drives the whole chain, ending in the cloud shadow.
+
+sensor -> emulated core (router -> republish Lambda -> local shadow <- inference Lambda) -> sync -> cloud.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.core.clock import ScaledClock
+from harness.core.device_link import CoreTransport
+from harness.group import GroupDefinition, load_group
+from harness.paths import fixtures_dir
+
+logger = logging.getLogger("raincheck.pipeline")
+
+
+class PipelineError(RuntimeError):
+    """The chain did not produce what it should have; the message says which link and where its log is."""
+
+
+@dataclass
+class PipelineResult:
+    cloud_shadow: dict
+    local_shadow: dict
+    readings_published: int
+    workdir: Path
+
+
+def default_group() -> GroupDefinition:
+    return load_group(fixtures_dir() / "group.yaml")
+
+
+def run_pipeline(
+    readings: int = 12,
+    seed: int = 7,
+    time_scale: float = 10.0,
+    group: GroupDefinition | None = None,
+    workdir: Path | None = None,
+    prediction_timeout_s: float = 90.0,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> PipelineResult:
+    """Run the pipeline on `readings` simulated readings and return the cloud shadow once it holds a
+    rain_prediction made after the last reading reached the local shadow."""
+    from device.publisher import Publisher
+    from device.sensors import open_sensor
+    from harness.cloud.mock import MockCloud
+    from harness.cloud.sync import ShadowSync
+    from harness.core.core import EmulatedCore
+    from harness.core.heated_sensor import CpuHeatedSensor
+
+    if readings < 1:
+        raise ValueError("readings must be at least 1")
+    group = group or default_group()
+    synced = [d.thing for d in group.devices if d.sync_shadow]
+    if not synced:
+        raise PipelineError(f"group {group.name!r} has no device with sync_shadow: true")
+    thing = synced[0]
+    scratch = None
+    if workdir is None:
+        scratch = tempfile.TemporaryDirectory(prefix="raincheck-run-")
+        workdir = Path(scratch.name)
+    clock = ScaledClock(time_scale)
+    try:
+        with MockCloud(group.region) as cloud:
+            for device in group.devices:
+                cloud.register_thing(device.thing)
+            for resource in group.ml_resources:
+                cloud.upload_ml_resource(resource)
+            progress(
+                f"cloud: moto, thing {thing} registered, {len(group.ml_resources)} ML resources uploaded"
+            )
+            with EmulatedCore(
+                group, workdir, clock=clock, fetch_resource=cloud.fetch_ml_resource, cloud_sink=cloud.publish
+            ) as core:
+                sync = ShadowSync(core.router, cloud, synced)
+                shadow_messages: list[tuple[str, bytes]] = []
+                core.connect_device(thing, lambda topic, payload: shadow_messages.append((topic, payload)))
+                progress(f"core: {len(core.functions)} Lambdas deployed, clock x{time_scale:g}")
+                sensor = CpuHeatedSensor(open_sensor("simulated", seed=seed), core.cpu_temperature)
+                publisher = Publisher(sensor, CoreTransport(core, thing), sleep=clock.sleep)
+                sent = publisher.run(count=readings)
+                progress(f"sensor: {sent} readings published on bme680/readings")
+                local = _wait_for_fresh_prediction(core, thing, clock, prediction_timeout_s)
+                sync.flush()
+                sync.stop()
+                cloud_shadow = cloud.get_shadow(thing)
+                if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
+                    raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
+                return PipelineResult(cloud_shadow, local, sent, workdir)
+    finally:
+        if scratch is not None:
+            scratch.cleanup()
+
+
+def _wait_for_fresh_prediction(core, thing: str, clock: ScaledClock, timeout_s: float) -> dict:  # noqa: ANN001
+    """Wait (wall time) until every reading went through the republish Lambda and the local shadow has a
+    prediction made after the last of them."""
+    deadline = time.monotonic() + timeout_s
+    document = None
+    republishers = [h for h in core.functions.values() if not h.config.pinned]
+    while any(h.busy() for h in republishers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    while time.monotonic() < deadline:
+        document = core.shadow_store.document(thing)
+        if document is not None:
+            stamps = document.get("metadata", {}).get("reported", {})
+            reading = stamps.get("temperature", {}).get("timestamp")
+            prediction = stamps.get("rain_prediction", {}).get("timestamp")
+            if reading is not None and prediction is not None and prediction > reading:
+                return document
+        time.sleep(0.1)
+    raise PipelineError(
+        f"no fresh rain_prediction in the local shadow of {thing} after {timeout_s:.0f} s; "
+        f"local shadow: {json.dumps(document)}; logs: republish {core.function_log_path('republish')}, "
+        f"inference {core.function_log_path('inference')}, core {core.system_log_path}"
+    )

@@ -1,0 +1,87 @@
+"""The walking skeleton end to end: simulated sensor -> emulated core -> both Lambdas -> moto cloud shadow.
+
+Each assertion pins one link: the readings reach the republish Lambda (pressure and humidity as
+published), it compensates with the CPU temperature it reads from /sys (temperature back to the air's),
+the inference Lambda reads the local shadow and writes the model's class, and sync carries it all to
+the cloud.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from device.sensors import open_sensor
+from harness.paths import ml_resources_dir
+from harness.pipeline import default_group, run_pipeline
+
+pytestmark = pytest.mark.slow
+
+READINGS = 6
+SEED = 11
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    return run_pipeline(
+        readings=READINGS,
+        seed=SEED,
+        time_scale=10.0,
+        workdir=tmp_path_factory.mktemp("run"),
+        progress=lambda _: None,
+    )
+
+
+@pytest.fixture(scope="module")
+def last_air_reading():
+    sensor = open_sensor("simulated", seed=SEED)
+    readings = [sensor.read() for _ in range(READINGS)]
+    return readings[-1]
+
+
+def test_cloud_shadow_holds_rain_prediction_next_to_the_readings(result):
+    reported = result.cloud_shadow["state"]["reported"]
+    assert set(reported) >= {"pressure", "temperature", "humidity", "message", "rain_prediction"}
+    assert reported["rain_prediction"] in (0, 1)
+    assert reported["message"] == "Success"
+
+
+def test_pressure_and_humidity_are_the_last_published_reading(result, last_air_reading):
+    reported = result.cloud_shadow["state"]["reported"]
+    assert reported["pressure"] == pytest.approx(last_air_reading.pressure_hpa)
+    assert reported["humidity"] == pytest.approx(last_air_reading.humidity_rh)
+
+
+def test_temperature_is_compensated_back_to_the_air_temperature(result, last_air_reading):
+    # The sensor on the Pi reads (air + cpu) / 2; 2*T_sensor - T_cpu recovers the air (to 0.01 °C).
+    reported = result.cloud_shadow["state"]["reported"]
+    assert reported["temperature"] == pytest.approx(last_air_reading.temperature_c, abs=0.02)
+
+
+def test_cloud_and_local_shadow_agree(result):
+    assert result.cloud_shadow["state"]["reported"] == result.local_shadow["state"]["reported"]
+
+
+def test_prediction_is_the_models_class_for_the_reported_reading(result):
+    from lambdas.inference.model import load_model_pair
+
+    reported = result.local_shadow["state"]["reported"]
+    model = load_model_pair(
+        ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip"
+    )
+    probability = model.predict_proba(reported["pressure"], reported["temperature"], reported["humidity"])
+    threshold = model.threshold if model.threshold is not None else 0.5
+    assert reported["rain_prediction"] == int(probability >= threshold)
+
+
+def test_every_reading_went_through_the_republish_lambda(result):
+    log = (result.workdir / "logs" / "user").rglob("republish.log")
+    text = "".join(path.read_text() for path in log)
+    assert text.count("Updated shadow of bme680_sensor") == READINGS
+
+
+def test_group_definition_drives_the_run():
+    group = default_group()
+    assert {f.name for f in group.functions} == {"republish", "inference"}
+    assert json.dumps([s.subject for s in group.subscriptions]).count("bme680/readings") == 1
