@@ -32,10 +32,14 @@ class _Mapping(dict):
 class _LineLoader(yaml.SafeLoader):
     """SafeLoader that remembers the line of every mapping, for errors that point at the file."""
 
-    def construct_mapping(self, node, deep=False):
-        mapping = _Mapping(super().construct_mapping(node, deep=True))
-        mapping.line = node.start_mark.line + 1
-        return mapping
+
+def _construct_mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> _Mapping:
+    mapping = _Mapping(loader.construct_mapping(node, deep=True))
+    mapping.line = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping_with_line)
 
 
 @dataclass(frozen=True)
