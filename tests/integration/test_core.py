@@ -1,0 +1,182 @@
+"""The emulated core's Greengrass semantics, with small probe Lambdas that use the real greengrasssdk."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from harness.core.core import EmulatedCore
+from harness.group import load_group
+
+PROBE = """
+import json, logging, os, sys, time
+import greengrasssdk
+
+client = greengrasssdk.client("iot-data")
+logger = logging.getLogger(__name__)
+client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid()}))
+
+
+def function_handler(event, context):
+    out = {"subject": context.client_context.custom["subject"], "pid": os.getpid()}
+    if "sleep" in event:
+        time.sleep(event["sleep"])
+    if event.get("crash"):
+        os._exit(3)
+    if event.get("read_sys"):
+        try:
+            with open("/sys/class/thermal/thermal_zone0/temp") as f:
+                out["cpu"] = f.read().strip()
+        except PermissionError as error:
+            logger.error("no /sys access: %s", error)
+            out["cpu_error"] = "PermissionError"
+    if "shadow" in event:
+        try:
+            client.update_thing_shadow(thingName="sensor", payload=json.dumps(event["shadow"]))
+            out["shadow"] = json.loads(client.get_thing_shadow(thingName="sensor")["payload"])["version"]
+        except Exception as error:
+            logger.error("shadow call failed: %s", error)
+            out["shadow_error"] = str(error)
+    client.publish(topic="probe/out", payload=json.dumps(out))
+"""
+
+GROUP = """
+group: probes
+core: {thing: core}
+devices:
+  - thing: sensor
+  - thing: observer
+functions:
+  - name: ondemand
+    handler: probes.ondemand.handler.function_handler
+    code: probes/ondemand
+    timeout_s: 2
+    sysfs_access: true
+  - name: nosys
+    handler: probes.nosys.handler.function_handler
+    code: probes/nosys
+  - name: pinned
+    handler: probes.pinned.handler.function_handler
+    code: probes/pinned
+    pinned: true
+subscriptions:
+  - {source: thing:sensor, subject: probe/ondemand, target: function:ondemand}
+  - {source: thing:sensor, subject: probe/nosys, target: function:nosys}
+  - {source: thing:sensor, subject: probe/pinned/+, target: function:pinned}
+  - {source: function:ondemand, subject: probe/#, target: thing:observer}
+  - {source: function:nosys, subject: probe/#, target: thing:observer}
+  - {source: function:pinned, subject: probe/#, target: thing:observer}
+"""
+
+
+class Observer:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, dict]] = []
+        self.changed = threading.Condition()
+
+    def __call__(self, topic: str, payload: bytes) -> None:
+        with self.changed:
+            self.messages.append((topic, json.loads(payload)))
+            self.changed.notify_all()
+
+    def wait_for(self, topic: str, count: int = 1, timeout_s: float = 30.0) -> list[dict]:
+        deadline = time.monotonic() + timeout_s
+        with self.changed:
+            while len(self.on(topic)) < count:
+                left = deadline - time.monotonic()
+                assert left > 0, f"expected {count} message(s) on {topic}, got {self.messages}"
+                self.changed.wait(left)
+            return self.on(topic)
+
+    def on(self, topic: str) -> list[dict]:
+        return [payload for t, payload in self.messages if t == topic]
+
+
+@pytest.fixture
+def core(tmp_path: Path):
+    root = tmp_path / "project"
+    (root / "probes").mkdir(parents=True)
+    (root / "probes" / "__init__.py").write_text("")
+    for name in ("ondemand", "nosys", "pinned"):
+        package = root / "probes" / name
+        package.mkdir()
+        (package / "__init__.py").write_text("")
+        (package / "handler.py").write_text(textwrap.dedent(PROBE))
+    (root / "fixtures").mkdir()
+    (root / "fixtures" / "group.yaml").write_text(GROUP)
+    group = load_group(root / "fixtures" / "group.yaml", project_root=root)
+    observer = Observer()
+    with EmulatedCore(group, tmp_path / "core", package_root=root) as running:
+        running.connect_device("observer", observer)
+        running.observer = observer
+        yield running
+
+
+def send(core: EmulatedCore, topic: str, event: dict) -> int:
+    return core.publish("thing:sensor", topic, json.dumps(event).encode())
+
+
+def test_a_routed_message_invokes_the_lambda_with_its_topic(core):
+    assert send(core, "probe/ondemand", {}) == 1
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["subject"] == "probe/ondemand"
+
+
+def test_a_message_without_subscription_reaches_nothing(core):
+    assert send(core, "probe/unsubscribed", {}) == 0
+    assert core.publish("thing:observer", "probe/ondemand", b"{}") == 0  # right topic, wrong source
+    assert core.router.dropped == 2
+    assert core.functions["ondemand"].containers == {}
+    assert "message dropped" in core.system_log_path.read_text()
+
+
+def test_a_lambda_past_its_timeout_is_stopped_and_logged(core):
+    send(core, "probe/ondemand", {"sleep": 30})
+    deadline = time.monotonic() + 20
+    while core.functions["ondemand"].timeouts == 0 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert core.functions["ondemand"].timeouts == 1
+    assert "timed out after 2.0 s" in core.system_log_path.read_text()
+    assert core.observer.on("probe/out") == []
+    send(core, "probe/ondemand", {})  # the function still serves the next message, in a new container
+    assert len(core.observer.wait_for("probe/out")) == 1
+
+
+def test_a_pinned_lambda_starts_at_deployment_and_is_restarted_when_it_dies(core):
+    (first,) = core.observer.wait_for("probe/started")
+    send(core, "probe/pinned/crash", {"crash": True})
+    second = core.observer.wait_for("probe/started", count=2)[1]
+    assert second["pid"] != first["pid"]
+    assert core.functions["pinned"].restarts == 1
+    send(core, "probe/pinned/work", {})
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["pid"] == second["pid"] and out["subject"] == "probe/pinned/work"
+
+
+def test_sysfs_serves_the_cpu_temperature_model_only_with_access(core):
+    core.cpu_temperature.set(61.25)
+    send(core, "probe/ondemand", {"read_sys": True})
+    send(core, "probe/nosys", {"read_sys": True})
+    outputs = core.observer.wait_for("probe/out", count=2)
+    assert {o.get("cpu") for o in outputs} == {"61250", None}
+    assert {o.get("cpu_error") for o in outputs} == {"PermissionError", None}
+    assert "no /sys access" in core.function_log("nosys")
+
+
+def test_greengrasssdk_shadow_calls_reach_the_local_shadow_service(core):
+    send(core, "probe/ondemand", {"shadow": {"state": {"reported": {"temperature": 20.5}}}})
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["shadow"] == 1
+    assert core.shadow_store.document("sensor")["state"]["reported"] == {"temperature": 20.5}
+
+
+def test_a_rejected_shadow_update_arrives_as_greengrasssdk_shadow_error(core):
+    send(core, "probe/ondemand", {"shadow": {"reported": {"temperature": 1}}})
+    (out,) = core.observer.wait_for("probe/out")
+    assert "error code 400" in out["shadow_error"] and "Missing required node: state" in out["shadow_error"]
+    assert core.shadow_store.document("sensor") is None
