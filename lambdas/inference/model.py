@@ -7,6 +7,8 @@ Both runtimes run each model through its `serving_default` signature. The Tensor
 TF1-style signature loader in a private graph and session: `tf.saved_model.load` cannot revive Keras
 models saved before TF 2.5 (the tutorial's 2020 rain predictor fails with "no attribute 'add_slot'"),
 while the signature graph loads from every TF2 SavedModel and leaves the process's eager mode alone.
+The LiteRT runtime converts that same graph to a flatbuffer (`runtime="litert"`), or loads flatbuffers
+written earlier by export_tflite_pair without importing TensorFlow at all (load_tflite_pair).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ METADATA_FILE = "raincheck_model.json"
 SIGNATURE_KEY = "serving_default"
 SERVE_TAG = "serve"
 RUNTIMES = ("tensorflow", "litert")
+TFLITE_FILES = ("standardiser.tflite", "rain_predictor.tflite")
 
 _DT_FLOAT = 1  # tensorflow.DataType.DT_FLOAT in the protobuf, without importing TensorFlow to name it
 _UNKNOWN = -1
@@ -84,12 +87,14 @@ def load_model_pair(
         _check_signature(predictor_dir, _PREDICTOR)
         metadata = _read_metadata(predictor_dir)
         if runtime == "litert":
-            raise NotImplementedError("runtime 'litert' is not implemented yet")
+            standardise = _litert_runner(_tflite_bytes(standardiser_dir, _STANDARDISER))
+            predict = _litert_runner(_tflite_bytes(predictor_dir, _PREDICTOR))
         else:
+            row_wise = standardiser_shape == (3,)
             standardise = _signature_runner(
-                standardiser_dir, _STANDARDISER, row_wise=standardiser_shape == (3,)
+                *_load_session(standardiser_dir, _STANDARDISER), row_wise=row_wise
             )
-            predict = _signature_runner(predictor_dir, _PREDICTOR, row_wise=False)
+            predict = _signature_runner(*_load_session(predictor_dir, _PREDICTOR), row_wise=False)
     model = RainModel(standardise, predict, metadata, runtime)
     _check_outputs_are_probabilities(model, predictor_path)
     return model
@@ -178,10 +183,8 @@ def _check_signature(folder: Path, contract: tuple[str, str, str, tuple[tuple[in
     return input_shape
 
 
-def _signature_runner(
-    folder: Path, contract: tuple[str, str, str, tuple], row_wise: bool
-) -> Callable[[np.ndarray], np.ndarray]:
-    """A function running the serving signature in its own graph and single-threaded session."""
+def _load_session(folder: Path, contract: tuple[str, str, str, tuple]) -> tuple[Any, Any, Any]:
+    """(session, input tensor, output tensor) of the serving signature, in a private single-threaded graph."""
     import tensorflow as tf  # noqa: PLC0415 - lazy: TensorFlow is heavy
 
     role, input_name, output_name, _ = contract
@@ -198,15 +201,101 @@ def _signature_runner(
             f"{role} {folder}: TensorFlow cannot load it ({type(error).__name__}: {first_line})"
         ) from error
     signature = meta_graph.signature_def[SIGNATURE_KEY]
-    input_tensor = signature.inputs[input_name].name
-    output_tensor = signature.outputs[output_name].name
+    input_tensor = graph.get_tensor_by_name(signature.inputs[input_name].name)
+    output_tensor = graph.get_tensor_by_name(signature.outputs[output_name].name)
+    return session, input_tensor, output_tensor
 
+
+def _signature_runner(
+    session: Any, input_tensor: Any, output_tensor: Any, row_wise: bool
+) -> Callable[[np.ndarray], np.ndarray]:
     def run(rows: np.ndarray) -> np.ndarray:
         if row_wise:  # the tutorial's standardiser takes one reading of shape [3]
             return np.stack([session.run(output_tensor, {input_tensor: row}) for row in rows])
         return session.run(output_tensor, {input_tensor: rows})
 
     return run
+
+
+def _tflite_bytes(folder: Path, contract: tuple[str, str, str, tuple]) -> bytes:
+    """Convert a checked SavedModel to a LiteRT flatbuffer, variables frozen into constants."""
+    import tensorflow as tf  # noqa: PLC0415 - lazy: TensorFlow is heavy
+
+    session, input_tensor, output_tensor = _load_session(folder, contract)
+    try:
+        # The session-based converter: the TF2 one revives the model and fails like tf.saved_model.load.
+        return tf.compat.v1.lite.TFLiteConverter.from_session(
+            session, [input_tensor], [output_tensor]
+        ).convert()
+    except Exception as error:  # converter errors come from deep inside TF; name the model instead
+        raise ModelContractError(f"{contract[0]} {folder}: LiteRT conversion failed ({error})") from error
+    finally:
+        session.close()
+
+
+def _litert_runner(model_content: bytes) -> Callable[[np.ndarray], np.ndarray]:
+    """A function running a one-input, one-output LiteRT model on [n, 3] rows (row by row if it takes [3])."""
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415 - optional runtime
+
+    interpreter = Interpreter(model_content=model_content, num_threads=1)
+    (input_detail,) = interpreter.get_input_details()
+    (output_detail,) = interpreter.get_output_details()
+    row_wise = len(input_detail["shape_signature"]) == 1
+    allocated: list[tuple[int, ...] | None] = [None]
+
+    def invoke(batch: np.ndarray) -> np.ndarray:
+        if allocated[0] != batch.shape:  # resizing costs an allocation: only when the batch size changes
+            if not row_wise:
+                interpreter.resize_tensor_input(input_detail["index"], batch.shape)
+            interpreter.allocate_tensors()
+            allocated[0] = batch.shape
+        interpreter.set_tensor(input_detail["index"], batch)
+        interpreter.invoke()
+        return interpreter.get_tensor(output_detail["index"]).copy()
+
+    def run(rows: np.ndarray) -> np.ndarray:
+        return np.stack([invoke(row) for row in rows]) if row_wise else invoke(rows)
+
+    return run
+
+
+def export_tflite_pair(
+    standardiser_path: str | Path, predictor_path: str | Path, out_dir: str | Path
+) -> Path:
+    """Check a SavedModel pair and write it to out_dir as LiteRT files (+ metadata), for TF-free loading."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="raincheck-model-") as scratch:
+        folders = []
+        for role, path, contract in (
+            ("standardiser", standardiser_path, _STANDARDISER),
+            ("rain_predictor", predictor_path, _PREDICTOR),
+        ):
+            folder = _saved_model_dir(Path(path), Path(scratch) / role)
+            _check_signature(folder, contract)
+            folders.append(folder)
+            (out / f"{role}.tflite").write_bytes(_tflite_bytes(folder, contract))
+        metadata = _read_metadata(folders[1])
+    if metadata is not None:
+        (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
+    return out
+
+
+def load_tflite_pair(folder: str | Path) -> RainModel:
+    """Load a pair written by export_tflite_pair with LiteRT alone: no TensorFlow import, far less RAM."""
+    folder = Path(folder)
+    missing = [name for name in TFLITE_FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelContractError(f"{folder}: missing {missing}")
+    try:
+        standardise, predict = (_litert_runner((folder / name).read_bytes()) for name in TFLITE_FILES)
+    except (ValueError, RuntimeError) as error:
+        raise ModelContractError(
+            f"{folder}: not a one-input, one-output LiteRT model pair ({error})"
+        ) from error
+    model = RainModel(standardise, predict, _read_metadata(folder), "litert")
+    _check_outputs_are_probabilities(model, folder / TFLITE_FILES[1])
+    return model
 
 
 def _read_metadata(folder: Path) -> dict[str, Any] | None:
