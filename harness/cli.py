@@ -32,6 +32,34 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict(args: argparse.Namespace) -> int:
+    from lambdas.inference.core import classify, resolve_threshold, validate_threshold
+    from lambdas.inference.model import ModelContractError, load_model_pair
+
+    try:
+        if args.threshold is not None:
+            validate_threshold(args.threshold)
+        model = load_model_pair(args.standardiser, args.predictor, runtime=args.runtime)
+        threshold, source = resolve_threshold(args.threshold, model.threshold)
+        source = "--threshold" if source == "PREDICTION_THRESHOLD" else source
+        probability = model.predict_proba(args.pressure, args.temperature, args.humidity)
+    except (ModelContractError, ValueError, NotImplementedError) as error:
+        print(f"raincheck predict: {error}", file=sys.stderr)
+        return 1
+    label = classify(probability, threshold)
+    print(
+        json.dumps(
+            {
+                "probability": probability,
+                "threshold": threshold,
+                "threshold_source": source,
+                "rain_prediction": label,
+            }
+        )
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="raincheck", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -46,6 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--group", type=Path, help="group definition (default: the bundled fixtures/group.yaml)")
     run.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")
     run.set_defaults(func=_run)
+
+    predict = commands.add_parser("predict", help="check a model pair on one reading before deploying it")
+    predict.add_argument(
+        "--standardiser", required=True, type=Path, help="standardiser SavedModel (zip or folder)"
+    )
+    predict.add_argument(
+        "--predictor", required=True, type=Path, help="rain predictor SavedModel (zip or folder)"
+    )
+    predict.add_argument("--runtime", choices=("tensorflow", "litert"), default="tensorflow")
+    predict.add_argument(
+        "--threshold", type=float, help="decision threshold (default: the model's, else 0.5)"
+    )
+    predict.add_argument("pressure", type=float, help="hPa")
+    predict.add_argument("temperature", type=float, help="°C")
+    predict.add_argument("humidity", type=float, help="%%RH")
+    predict.set_defaults(func=_predict)
     return parser
 
 
