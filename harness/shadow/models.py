@@ -13,8 +13,7 @@ Measures and choices where AWS leaves room:
 
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,9 +35,24 @@ __all__ = ["ShadowError", "ShadowStore", "UpdateResult"]
 
 @dataclass
 class UpdateResult:
-    accepted: dict  # the /update/accepted document
-    delta: dict | None  # the /update/delta document, None when desired matches reported
-    documents: dict  # the /update/documents document
+    """The three documents of an accepted update.
+
+    `accepted` is the caller's own. The *_view fields share dicts with the store (which never mutates
+    them: copy-on-write) and must be treated as read only; the service only encodes them. The
+    `delta` and `documents` properties hand out copies.
+    """
+
+    accepted: dict  # /update/accepted
+    delta_view: dict | None  # /update/delta, None when desired matches reported
+    documents_view: dict = field(repr=False)  # /update/documents
+
+    @property
+    def delta(self) -> dict | None:
+        return rules.clone(self.delta_view)
+
+    @property
+    def documents(self) -> dict:
+        return rules.clone(self.documents_view)
 
 
 @dataclass
@@ -48,35 +62,53 @@ class _Shadow:
     timestamp: int = 0
     state: dict = field(default_factory=dict)  # sections present only when non-empty
     metadata: dict = field(default_factory=dict)
+    size_bound: int = 2  # >= state_size(state): spares encoding the whole state on every update
 
-    def snapshot(self) -> dict:
-        return {
-            "state": rules.clone(self.state),
-            "metadata": rules.clone(self.metadata),
-            "version": self.version,
-        }
+    def view(self) -> dict:
+        """State, metadata and version, sharing the stored dicts (never mutated: copy-on-write)."""
+        return {"state": self.state, "metadata": self.metadata, "version": self.version}
 
 
 class _InFlight:
-    """Counts requests in progress per thing; the one beyond the limit is refused with 429."""
+    """Counts requests in progress per thing; the one beyond the limit is refused with 429.
+
+    `with in_flight.slot(thing):` holds one of the thing's slots for the duration of a request.
+    """
 
     def __init__(self, limit: int) -> None:
         self._limit = limit
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
 
-    @contextmanager
-    def slot(self, thing: str) -> Iterator[None]:
+    def slot(self, thing: str) -> "_Slot":
+        return _Slot(self, thing)
+
+    def enter(self, thing: str) -> None:
         with self._lock:
             count = self._counts.get(thing, 0)
             if count >= self._limit:
                 raise ShadowError(429, TOO_MANY_REQUESTS)
             self._counts[thing] = count + 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._counts[thing] -= 1
+
+    def leave(self, thing: str) -> None:
+        with self._lock:
+            self._counts[thing] -= 1
+
+
+class _Slot:
+    """A class rather than @contextmanager: it is on every request, and a generator costs more."""
+
+    __slots__ = ("_in_flight", "_thing")
+
+    def __init__(self, in_flight: _InFlight, thing: str) -> None:
+        self._in_flight = in_flight
+        self._thing = thing
+
+    def __enter__(self) -> None:
+        self._in_flight.enter(self._thing)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._in_flight.leave(self._thing)
 
 
 def _with_token(doc: dict, token: str | None) -> dict:
@@ -98,10 +130,13 @@ class ShadowStore:
         return int(self.clock())
 
     def _shadow(self, thing: str, shadow_name: str | None) -> _Shadow:
-        check_name(thing, "thing")
-        if shadow_name is not None:
-            check_name(shadow_name, "shadow")
-        return self._shadows.setdefault((thing, shadow_name), _Shadow())
+        shadow = self._shadows.get((thing, shadow_name))
+        if shadow is None:  # names already stored were checked when first seen
+            check_name(thing, "thing")
+            if shadow_name is not None:
+                check_name(shadow_name, "shadow")
+            shadow = self._shadows[(thing, shadow_name)] = _Shadow()
+        return shadow
 
     @staticmethod
     def _require(shadow: _Shadow, thing: str, shadow_name: str | None, token: str | None) -> None:
@@ -137,63 +172,76 @@ class ShadowStore:
                 shadow = self._shadow(thing, shadow_name)
                 self._check_version(shadow, request)
                 state, metadata = self._merged(shadow, request.state, now)
-                if rules.state_size(state) > MAX_STATE_BYTES:
-                    raise ShadowError(413, TOO_LARGE, request.client_token)
-                previous = shadow.snapshot()
+                size_bound = self._size_bound(shadow, request.state, state, request.client_token)
+                previous = shadow.view()
                 shadow.state, shadow.metadata = state, metadata
                 shadow.version += 1
                 shadow.exists = True
                 shadow.timestamp = now
-                current = shadow.snapshot()
-                desired_metadata = metadata.get("desired", {})
-                delta = rules.delta(state.get("desired", {}), state.get("reported", {}))
+                shadow.size_bound = size_bound
+                current = shadow.view()
             token = request.client_token
             accepted = self._accepted(request.state, now, current["version"])
             documents = {"previous": previous, "current": current, "timestamp": now}
+            delta = rules.delta(state.get("desired", {}), state.get("reported", {}))
             delta_doc = None
             if delta:
                 delta_doc = {
                     "version": current["version"],
                     "timestamp": now,
                     "state": delta,
-                    "metadata": rules.mirror(desired_metadata, delta),
+                    "metadata": rules.mirror(metadata["desired"], delta),
                 }
             return UpdateResult(
                 accepted=_with_token(accepted, token),
-                delta=_with_token(delta_doc, token) if delta_doc else None,
-                documents=_with_token(documents, token),
+                delta_view=_with_token(delta_doc, token) if delta_doc else None,
+                documents_view=_with_token(documents, token),
             )
 
     @staticmethod
     def _merged(shadow: _Shadow, patch: dict | None, now: int) -> tuple[dict, dict]:
-        """The new state and metadata, built on copies so a rejected update leaves the shadow as it was."""
+        """The new state and metadata as new dicts: a rejected update leaves the shadow as it was."""
         if patch is None:  # {"state": null} clears the whole state
             return {}, {}
         state = dict(shadow.state) if shadow.exists else {}
         metadata = dict(shadow.metadata) if shadow.exists else {}
         for section, changes in patch.items():
-            if changes is None:  # "desired": null deletes the section
+            if changes is not None:
+                merged, merged_metadata = rules.merge(
+                    state.get(section, {}), metadata.get(section, {}), changes, now
+                )
+            if changes is None or not merged:  # "desired": null, or every key deleted: the section goes
                 state.pop(section, None)
                 metadata.pop(section, None)
-                continue
-            target = rules.clone(state.get(section, {}))
-            target_metadata = rules.clone(metadata.get(section, {}))
-            rules.merge(target, target_metadata, rules.clone(changes), now)
-            if target:
-                state[section], metadata[section] = target, target_metadata
             else:
-                state.pop(section, None)
-                metadata.pop(section, None)
+                state[section], metadata[section] = merged, merged_metadata
         return state, metadata
+
+    @staticmethod
+    def _size_bound(shadow: _Shadow, patch: dict | None, state: dict, token: str | None) -> int:
+        """An upper bound of the new state's size, exact when near the limit; 413 beyond it.
+
+        A merge adds at most the patch's own bytes: every added key/value pair is in the patch, with
+        its comma or the braces around it, and deletions only shrink the state. So the old bound plus
+        the (small) patch bounds the new size, and the whole state is encoded only when that is > 8 KB.
+        """
+        if patch is None:
+            return 2
+        bound = (shadow.size_bound if shadow.exists else 2) + rules.state_size(patch)
+        if bound <= MAX_STATE_BYTES:
+            return bound
+        size = rules.state_size(state)
+        if size > MAX_STATE_BYTES:
+            raise ShadowError(413, TOO_LARGE, token)
+        return size
 
     @staticmethod
     def _accepted(patch: dict | None, now: int, version: int) -> dict[str, Any]:
         """The update as sent (nulls included), with a timestamp for every leaf it touched."""
         if patch is None:
             return {"state": None, "metadata": {}, "version": version, "timestamp": now}
-        state = rules.clone(patch)
         metadata = {key: rules.leaf_metadata(value, now) for key, value in patch.items()}
-        return {"state": state, "metadata": metadata, "version": version, "timestamp": now}
+        return {"state": patch, "metadata": metadata, "version": version, "timestamp": now}
 
     def delete(self, thing: str, shadow_name: str | None = None, payload: bytes = b"") -> dict:
         with self._in_flight.slot(thing):
@@ -215,4 +263,4 @@ class ShadowStore:
             shadow = self._shadows.get((thing, shadow_name))
             if shadow is None or not shadow.exists:
                 return None
-            return {**shadow.snapshot(), "timestamp": shadow.timestamp}
+            return rules.clone({**shadow.view(), "timestamp": shadow.timestamp})

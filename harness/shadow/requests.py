@@ -112,8 +112,8 @@ def parse_update(payload: bytes) -> Request:
         if section is not None and not isinstance(section, dict):
             raise ShadowError(400, f"{node.capitalize()} node must be an object", token)
     for section in state.values():
-        if section is None:
-            continue
+        if section is None or not any(isinstance(value, dict | list) for value in section.values()):
+            continue  # flat: depth 1 and no arrays, nothing more to check
         if rules.depth(section) > MAX_DEPTH:
             raise ShadowError(400, TOO_DEEP, token)
         if rules.has_null_in_array(section):

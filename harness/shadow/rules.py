@@ -29,24 +29,29 @@ def leaf_metadata(value: Json, timestamp: int) -> Json:
     return {"timestamp": timestamp}
 
 
-def merge(target: dict, metadata: dict, patch: dict, timestamp: int) -> None:
-    """Deep-merge `patch` into `target` in place, keeping `metadata` in step.
+def merge(target: dict, metadata: dict, patch: dict, timestamp: int) -> tuple[dict, dict]:
+    """`patch` deep-merged into `target`, and the metadata to match, as new dicts.
 
     `null` deletes a key; objects merge key by key; anything else (arrays included) replaces the old
-    value whole. Untouched keys keep their metadata timestamps.
+    value whole. Copy-on-write: only the dicts on a changed path are new, the inputs are never mutated,
+    so untouched branches (and their timestamps) are shared with the previous document, and nothing of
+    `patch` is shared with the result (arrays are copied), so the patch may be handed out.
     """
+    target, metadata = dict(target), dict(metadata)
     for key, value in patch.items():
         if value is None:
             target.pop(key, None)
             metadata.pop(key, None)
         elif isinstance(value, dict):
-            if not isinstance(target.get(key), dict):
-                target[key] = {}
-                metadata[key] = {}
-            merge(target[key], metadata[key], value, timestamp)
+            old = target.get(key)
+            if isinstance(old, dict):
+                target[key], metadata[key] = merge(old, metadata[key], value, timestamp)
+            else:
+                target[key], metadata[key] = merge({}, {}, value, timestamp)
         else:
-            target[key] = value
+            target[key] = clone(value) if isinstance(value, list) else value
             metadata[key] = leaf_metadata(value, timestamp)
+    return target, metadata
 
 
 def delta(desired: dict, reported: dict) -> dict:
@@ -104,6 +109,9 @@ def has_null_in_array(value: Json, inside_array: bool = False) -> bool:
     return False
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def state_size(state: dict) -> int:
     """Bytes counted against the 8 KB limit: compact UTF-8 JSON of {desired, reported}, no metadata."""
-    return len(json.dumps(state, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return len(_COMPACT.encode(state).encode("utf-8"))

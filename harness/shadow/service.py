@@ -19,8 +19,11 @@ _REQUEST_TOPIC = re.compile(
 )
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # built once: json.dumps rebuilds it
+
+
 def encode(document: dict) -> bytes:
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return _ENCODER.encode(document).encode("utf-8")
 
 
 class ShadowService:
@@ -50,9 +53,9 @@ class ShadowService:
             else:
                 result = self.store.update(thing, payload, name)
                 accepted = result.accepted
-                if result.delta is not None:
-                    extra.append((f"{topic}/delta", result.delta))
-                extra.append((f"{topic}/documents", result.documents))
+                if result.delta_view is not None:
+                    extra.append((f"{topic}/delta", result.delta_view))
+                extra.append((f"{topic}/documents", result.documents_view))
         except ShadowError as error:
             return self._reject(topic, error)
         except Exception:

@@ -152,3 +152,17 @@ def test_error_document_shape():
         "message": "Invalid JSON",
         "timestamp": 1,
     }
+
+
+def test_many_small_updates_stop_exactly_at_8192_bytes():
+    store = ShadowStore(clock=lambda: 1.0)
+    accepted = 0
+    with pytest.raises(ShadowError) as caught:
+        for index in range(1000):
+            store.update("T", json.dumps({"state": {"reported": {f"k{index:04d}": "v" * 80}}}).encode())
+            accepted += 1
+    assert caught.value.code == 413
+    size = len(json.dumps(store.document("T")["state"], separators=(",", ":")).encode())
+    pair = len('"k0000":"' + "v" * 80 + '",')
+    assert size <= 8192 < size + pair
+    assert store.document("T")["version"] == accepted

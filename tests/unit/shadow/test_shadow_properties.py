@@ -10,6 +10,8 @@ from harness.shadow.models import ShadowError, ShadowStore
 
 KEYS = st.sampled_from(["a", "b", "c"])  # few keys so updates collide, merge and delete each other
 SCALARS = st.one_of(st.integers(-2, 2), st.booleans(), st.sampled_from(["x", "é"]), st.just(1.5))
+# 3000-byte strings: three of them pass the 8 KB state limit, so merges cross it from either side
+BIG = st.just("s" * 3000)
 ARRAYS = st.lists(SCALARS, max_size=3)
 
 
@@ -26,7 +28,11 @@ def deep(levels: int) -> dict:
     return value
 
 
-LEAVES = weighted((3, SCALARS), (1, ARRAYS), (2, st.none()))
+SMALL_LEAVES = weighted((3, SCALARS), (1, ARRAYS), (2, st.none()))
+SMALL_VALUES = st.recursive(
+    SMALL_LEAVES, lambda inner: st.dictionaries(KEYS, inner, min_size=1, max_size=3), max_leaves=6
+)
+LEAVES = weighted((3, SCALARS), (1, ARRAYS), (2, st.none()), (1, BIG))
 VALUES = st.recursive(
     LEAVES, lambda inner: st.dictionaries(KEYS, inner, min_size=1, max_size=3), max_leaves=6
 )
@@ -182,7 +188,7 @@ def test_random_sequences_follow_the_rules(operations, shadow_name):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(KEYS, VALUES, max_size=4), st.dictionaries(KEYS, VALUES, max_size=4))
+@given(st.dictionaries(KEYS, SMALL_VALUES, max_size=4), st.dictionaries(KEYS, SMALL_VALUES, max_size=4))
 def test_untouched_leaves_keep_their_timestamps(first, second):
     now = iter([10.0, 20.0])
     store = ShadowStore(clock=lambda: next(now))
