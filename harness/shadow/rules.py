@@ -48,9 +48,12 @@ def merge(target: dict, metadata: dict, patch: dict, timestamp: int) -> tuple[di
                 target[key], metadata[key] = merge(old, metadata[key], value, timestamp)
             else:
                 target[key], metadata[key] = merge({}, {}, value, timestamp)
-        else:
-            target[key] = clone(value) if isinstance(value, list) else value
+        elif isinstance(value, list):
+            target[key] = clone(value)
             metadata[key] = leaf_metadata(value, timestamp)
+        else:
+            target[key] = value
+            metadata[key] = {"timestamp": timestamp}
     return target, metadata
 
 

@@ -26,10 +26,41 @@ def encode(document: dict) -> bytes:
     return _ENCODER.encode(document).encode("utf-8")
 
 
+class _DocumentsEncoder:
+    """Encodes /update/documents, reusing the bytes of the last "current" as the next "previous".
+
+    The store shares its dicts copy-on-write, so a previous view made of the very same state and metadata
+    objects as the last encoded current one has the same JSON; anything else (a delete in between, an
+    update that bypassed the service) is simply encoded again.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str | None], tuple[dict, bytes]] = {}
+
+    def _view(self, key: tuple[str, str | None], view: dict) -> bytes:
+        cached = self._last.get(key)
+        if (
+            cached is not None
+            and cached[0]["state"] is view["state"]
+            and cached[0]["metadata"] is view["metadata"]
+            and cached[0]["version"] == view["version"]
+        ):
+            return cached[1]
+        return encode(view)
+
+    def encode(self, key: tuple[str, str | None], documents: dict) -> bytes:
+        previous = self._view(key, documents["previous"])
+        current = encode(documents["current"])
+        self._last[key] = (documents["current"], current)
+        tail = {k: v for k, v in documents.items() if k not in ("previous", "current")}  # timestamp, token
+        return b'{"previous":' + previous + b',"current":' + current + b"," + encode(tail)[1:]
+
+
 class ShadowService:
     def __init__(self, store: ShadowStore, publish: Callable[[str, bytes], None]) -> None:
         self.store = store
         self._publish = publish
+        self._documents = _DocumentsEncoder()
 
     @staticmethod
     def is_shadow_request(topic: str) -> bool:
@@ -45,7 +76,7 @@ class ShadowService:
             raise ValueError(f"not a shadow request topic: {topic!r}")
         thing, name, operation = match["thing"], match["name"], match["operation"]
         try:
-            extra: list[tuple[str, dict]] = []
+            extra: list[tuple[str, bytes]] = []
             if operation == "get":
                 accepted = self.store.get(thing, name, payload)
             elif operation == "delete":
@@ -54,8 +85,9 @@ class ShadowService:
                 result = self.store.update(thing, payload, name)
                 accepted = result.accepted
                 if result.delta_view is not None:
-                    extra.append((f"{topic}/delta", result.delta_view))
-                extra.append((f"{topic}/documents", result.documents_view))
+                    extra.append((f"{topic}/delta", encode(result.delta_view)))
+                documents = self._documents.encode((thing, name), result.documents_view)
+                extra.append((f"{topic}/documents", documents))
         except ShadowError as error:
             return self._reject(topic, error)
         except Exception:
@@ -64,7 +96,7 @@ class ShadowService:
         body = encode(accepted)
         self._publish(f"{topic}/accepted", body)
         for response_topic, document in extra:
-            self._publish(response_topic, encode(document))
+            self._publish(response_topic, document)
         return True, body
 
     def _reject(self, topic: str, error: ShadowError) -> tuple[bool, bytes]:

@@ -3,6 +3,8 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.shadow.models import ShadowError, ShadowStore
 from harness.shadow.service import ShadowService
@@ -132,3 +134,39 @@ def test_error_bytes_are_what_greengrasssdk_turns_into_shadow_error(service):
 def test_non_shadow_topic_is_a_programming_error(service):
     with pytest.raises(ValueError):
         service.handle("bme680/readings", b"{}")
+
+
+DOCUMENT_STEPS = st.lists(
+    st.one_of(
+        st.builds(lambda v: ("service", {"state": {"reported": {"v": v}}}), st.integers(0, 3)),
+        st.builds(lambda v: ("service", {"state": {"desired": {"n": {"v": v}}}}), st.integers(0, 3)),
+        st.builds(lambda v: ("store", {"state": {"reported": {"w": v}}}), st.integers(0, 3)),
+        st.just(("delete", None)),
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=100, deadline=None)
+@given(DOCUMENT_STEPS)
+def test_published_documents_match_the_store_whatever_happened_in_between(steps):
+    """The encoder reuses the last 'current' bytes as the next 'previous': never when they differ."""
+    published = Recorder()
+    service = ShadowService(ShadowStore(clock=lambda: 9.0), published)
+    store = service.store
+    for door, body in steps:
+        before = store.document("Pi") or {"state": {}, "metadata": {}, "version": None}
+        if door == "delete":
+            service.handle(f"{CLASSIC}/delete", b"")
+            continue
+        if door == "store":
+            store.update("Pi", json.dumps(body).encode())
+            continue
+        service.handle(f"{CLASSIC}/update", json.dumps(body).encode())
+        topic, documents = published.messages[-1]
+        after = store.document("Pi")
+        assert topic == f"{CLASSIC}/update/documents"
+        assert documents["previous"]["state"] == before["state"]
+        assert documents["previous"]["metadata"] == before["metadata"]
+        assert documents["current"] == {key: after[key] for key in ("state", "metadata", "version")}
+        assert documents["timestamp"] == 9
