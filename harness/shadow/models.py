@@ -149,7 +149,7 @@ class ShadowStore:
         if request.version is not None and request.version != shadow.version:
             raise ShadowError(409, VERSION_CONFLICT, request.client_token)
 
-    def get(self, thing: str, shadow_name: str | None = None, payload: bytes = b"") -> dict:
+    def get(self, thing: str, shadow_name: str | None = None, payload: bytes | str = b"") -> dict:
         with self._in_flight.slot(thing):
             request = parse_simple(payload)
             now = self._now()
@@ -164,7 +164,7 @@ class ShadowStore:
             doc["timestamp"] = now
             return _with_token(doc, request.client_token)
 
-    def update(self, thing: str, payload: bytes, shadow_name: str | None = None) -> UpdateResult:
+    def update(self, thing: str, payload: bytes | str, shadow_name: str | None = None) -> UpdateResult:
         with self._in_flight.slot(thing):
             request = parse_update(payload)
             now = self._now()
@@ -243,7 +243,7 @@ class ShadowStore:
         metadata = {key: rules.leaf_metadata(value, now) for key, value in patch.items()}
         return {"state": patch, "metadata": metadata, "version": version, "timestamp": now}
 
-    def delete(self, thing: str, shadow_name: str | None = None, payload: bytes = b"") -> dict:
+    def delete(self, thing: str, shadow_name: str | None = None, payload: bytes | str = b"") -> dict:
         with self._in_flight.slot(thing):
             request = parse_simple(payload)
             now = self._now()

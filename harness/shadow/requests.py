@@ -60,7 +60,13 @@ def check_name(name: str, what: str) -> None:
         raise ShadowError(400, f"Invalid {what} name: {name!r}")
 
 
-def _parse_object(payload: bytes, allow_empty: bool) -> dict:
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; JSON has neither
+
+
+def _parse_object(payload: bytes | str, allow_empty: bool) -> dict:
+    if isinstance(payload, str):  # callers holding a JSON string need not encode it first
+        payload = payload.encode("utf-8")
     if len(payload) > MAX_PAYLOAD_BYTES:
         raise ShadowError(413, TOO_LARGE)
     if allow_empty and not payload.strip():
@@ -70,7 +76,7 @@ def _parse_object(payload: bytes, allow_empty: bool) -> dict:
     except UnicodeDecodeError:
         raise ShadowError(415, BAD_ENCODING) from None
     try:
-        body = json.loads(text)
+        body = json.loads(text, parse_constant=_reject_constant)
     except ValueError:
         raise ShadowError(400, INVALID_JSON) from None
     if not isinstance(body, dict):
@@ -90,12 +96,12 @@ def _envelope(body: dict) -> Request:
     return Request(client_token=token, version=version)
 
 
-def parse_simple(payload: bytes) -> Request:
+def parse_simple(payload: bytes | str) -> Request:
     """A get or delete request: empty, or an object with optional clientToken and version."""
     return _envelope(_parse_object(payload, allow_empty=True))
 
 
-def parse_update(payload: bytes) -> Request:
+def parse_update(payload: bytes | str) -> Request:
     body = _parse_object(payload, allow_empty=False)
     request = _envelope(body)
     token = request.client_token

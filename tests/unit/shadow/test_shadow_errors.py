@@ -45,6 +45,8 @@ def nested(levels: int) -> dict:
         (b'{"state": {"delta": {"a": 1}}}', "State contains an invalid node: 'delta'"),
         (b'{"state": {"x": {}}}', "State contains an invalid node: 'x'"),
         (b'{"state": {"reported": {"l": [1, null]}}}', "Invalid JSON"),
+        (b'{"state": {"reported": {"t": NaN}}}', "Invalid JSON"),
+        (b'{"state": {"reported": {"t": -Infinity}}}', "Invalid JSON"),
     ],
 )
 def test_bad_update_is_400_and_leaves_the_document(store, payload, message):
@@ -166,3 +168,10 @@ def test_many_small_updates_stop_exactly_at_8192_bytes():
     pair = len('"k0000":"' + "v" * 80 + '",')
     assert size <= 8192 < size + pair
     assert store.document("T")["version"] == accepted
+
+
+def test_a_json_string_payload_is_read_like_its_utf8_bytes(store):
+    assert store.update("T", '{"state": {"reported": {"a": "é"}}}').accepted["state"] == {
+        "reported": {"a": "é"}
+    }
+    assert store.get("T", payload='{"clientToken": "s"}')["clientToken"] == "s"
