@@ -63,6 +63,8 @@ class _Shadow:
     state: dict = field(default_factory=dict)  # sections present only when non-empty
     metadata: dict = field(default_factory=dict)
     size_bound: int = 2  # >= state_size(state): spares encoding the whole state on every update
+    delta: dict | None = None  # of the current state, None when unknown; kept to update it cheaply
+    delta_metadata: dict = field(default_factory=dict)
 
     def view(self) -> dict:
         """State, metadata and version, sharing the stored dicts (never mutated: copy-on-write)."""
@@ -179,18 +181,22 @@ class ShadowStore:
                 shadow.exists = True
                 shadow.timestamp = now
                 shadow.size_bound = size_bound
+                delta = rules.updated_delta(shadow.delta, state, request.state)
+                if delta is not shadow.delta:  # same object: neither delta nor desired changed
+                    shadow.delta_metadata = rules.mirror(metadata["desired"], delta) if delta else {}
+                    shadow.delta = delta
+                delta_metadata = shadow.delta_metadata
                 current = shadow.view()
             token = request.client_token
             accepted = self._accepted(request.state, now, current["version"])
             documents = {"previous": previous, "current": current, "timestamp": now}
-            delta = rules.delta(state.get("desired", {}), state.get("reported", {}))
             delta_doc = None
             if delta:
                 delta_doc = {
                     "version": current["version"],
                     "timestamp": now,
                     "state": delta,
-                    "metadata": rules.mirror(metadata["desired"], delta),
+                    "metadata": delta_metadata,
                 }
             return UpdateResult(
                 accepted=_with_token(accepted, token),
@@ -254,6 +260,7 @@ class ShadowStore:
                 # the version counter survives: the next update continues from it
                 shadow.exists = False
                 shadow.state, shadow.metadata = {}, {}
+                shadow.delta, shadow.delta_metadata = None, {}
                 version = shadow.version
             return _with_token({"version": version, "timestamp": now}, request.client_token)
 

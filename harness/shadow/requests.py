@@ -64,6 +64,9 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")  # Python's json reads NaN and Infinity; JSON has neither
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)  # built once: json.loads(...) rebuilds it
+
+
 def _parse_object(payload: bytes | str, allow_empty: bool) -> dict:
     if isinstance(payload, str):  # callers holding a JSON string need not encode it first
         payload = payload.encode("utf-8")
@@ -76,7 +79,7 @@ def _parse_object(payload: bytes | str, allow_empty: bool) -> dict:
     except UnicodeDecodeError:
         raise ShadowError(415, BAD_ENCODING) from None
     try:
-        body = json.loads(text, parse_constant=_reject_constant)
+        body = _DECODER.decode(text)
     except ValueError:
         raise ShadowError(400, INVALID_JSON) from None
     if not isinstance(body, dict):
@@ -118,7 +121,7 @@ def parse_update(payload: bytes | str) -> Request:
         if section is not None and not isinstance(section, dict):
             raise ShadowError(400, f"{node.capitalize()} node must be an object", token)
     for section in state.values():
-        if section is None or not any(isinstance(value, dict | list) for value in section.values()):
+        if section is None or not any(isinstance(value, (dict, list)) for value in section.values()):
             continue  # flat: depth 1 and no arrays, nothing more to check
         if rules.depth(section) > MAX_DEPTH:
             raise ShadowError(400, TOO_DEEP, token)

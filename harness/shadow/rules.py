@@ -9,6 +9,7 @@ from typing import Any
 
 Json = Any
 SECTIONS = ("desired", "reported")
+_CONTAINERS = (dict, list)
 
 
 def clone(value: Json) -> Json:
@@ -22,8 +23,11 @@ def clone(value: Json) -> Json:
 
 def leaf_metadata(value: Json, timestamp: int) -> Json:
     """Metadata mirroring `value`: one {"timestamp"} per leaf; arrays get one entry per element."""
-    if isinstance(value, dict):
-        return {key: leaf_metadata(item, timestamp) for key, item in value.items()}
+    if isinstance(value, dict):  # leaves inlined: most values are leaves and calls cost
+        return {
+            key: leaf_metadata(item, timestamp) if isinstance(item, _CONTAINERS) else {"timestamp": timestamp}
+            for key, item in value.items()
+        }
     if isinstance(value, list):
         return [leaf_metadata(item, timestamp) for item in value]
     return {"timestamp": timestamp}
@@ -74,6 +78,33 @@ def delta(desired: dict, reported: dict) -> dict:
     return result
 
 
+def updated_delta(old_delta: dict | None, state: dict, patch: dict | None) -> dict:
+    """The delta of `state` (just merged from `patch`), reusing `old_delta`, the delta before the merge.
+
+    Updates that only touch reported keys absent from desired (the usual sensor traffic) cannot change
+    the delta: `old_delta` itself is returned. Reported keys that are in desired are recomputed one by
+    one; anything else (desired touched, sections deleted, old delta unknown) recomputes it all.
+    """
+    desired = state.get("desired")
+    if not desired:
+        return {}
+    reported = state.get("reported", {})
+    changes = None if patch is None or "desired" in patch else patch.get("reported")
+    if old_delta is None or not isinstance(changes, dict):
+        return delta(desired, reported)
+    touched = [key for key in changes if key in desired]
+    if not touched:
+        return old_delta
+    new = dict(old_delta)
+    for key in touched:
+        difference = delta({key: desired[key]}, reported)
+        if difference:
+            new[key] = difference[key]
+        else:
+            new.pop(key, None)
+    return new
+
+
 def json_equal(left: Json, right: Json) -> bool:
     """Equality of JSON values: unlike Python's ==, `true` is not the number 1."""
     if isinstance(left, bool) or isinstance(right, bool):
@@ -88,7 +119,10 @@ def json_equal(left: Json, right: Json) -> bool:
 def mirror(metadata: Json, shape: Json) -> Json:
     """The part of `metadata` that has the structure of `shape` (a sub-tree of the metadata's state)."""
     if isinstance(shape, dict) and isinstance(metadata, dict):
-        return {key: mirror(metadata[key], item) for key, item in shape.items()}
+        return {
+            key: mirror(metadata[key], item) if isinstance(item, dict) else metadata[key]
+            for key, item in shape.items()
+        }
     return metadata
 
 
