@@ -2,8 +2,9 @@
 
     python bench/bench_shadow.py [--updates 5000] [--rounds 7]
 
-Both sides are called in process, without HTTP, on the same sequence of payloads (readings from the
-republish Lambda, predictions from the inference Lambda, now and then a desired change):
+Both sides are called in process, without HTTP, on the same sequences of payloads: the application's
+traffic (readings from the republish Lambda, predictions from the inference Lambda, now and then a
+desired change), then a wide shadow of 50 reported keys updated three keys at a time:
 - moto: `iotdata_backends[account]["us-east-1"].update_thing_shadow(...).to_response_dict()`, what moto's
   responses layer serialises, on a thing registered in moto's iot backend;
 - harness: `ShadowStore.update(...)`, whose result holds the accepted document (a fresh dict, like
@@ -57,11 +58,20 @@ def payloads(count: int, seed: int = 0) -> list[bytes]:
     return out
 
 
+def wide_payloads(count: int, keys: int = 50, seed: int = 0) -> list[bytes]:
+    """A wide shadow (`keys` reported values) of which each update changes three: moto re-stamps it all."""
+    rng = random.Random(seed)
+    out = [json.dumps({"state": {"reported": {f"s{k:02d}": 0.0 for k in range(keys)}}}).encode()]
+    for _ in range(count - 1):
+        changed = {f"s{rng.randrange(keys):02d}": round(rng.uniform(0, 100), 2) for _ in range(3)}
+        out.append(json.dumps({"state": {"reported": changed}}).encode())
+    return out
+
+
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
 
 
-def moto_runner(encode: bool) -> Callable[[list[bytes]], None]:
-    thing = f"bench-{encode}"  # one thing per runner: moto keeps a single backend per region
+def moto_runner(thing: str, encode: bool) -> Callable[[list[bytes]], None]:
     iot_backends[DEFAULT_ACCOUNT_ID][REGION].create_thing(thing, None, None)
     backend = iotdata_backends[DEFAULT_ACCOUNT_ID][REGION]
 
@@ -111,25 +121,29 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=7)
     args = parser.parse_args()
-    batch = payloads(args.updates)
-    runners = {
-        "moto backend": moto_runner(encode=False),
-        "harness backend": harness_runner(encode=False),
-        "moto JSON answer": moto_runner(encode=True),
-        "harness JSON answer": harness_runner(encode=True),
-        "harness service (all docs)": service_runner(),
+    traffics = {
+        "application traffic": payloads(args.updates),
+        "wide shadow (50 keys)": wide_payloads(args.updates),
     }
-    rates = best_rate(runners, batch, args.rounds)
-    print(f"{args.updates} updates, best of {args.rounds} interleaved rounds")
-    for name, rate in rates.items():
-        print(f"  {name:>27}: {rate:9.0f} updates/s")
-    pairs = [
-        ("backend", "harness backend", "moto backend"),
-        ("JSON answer", "harness JSON answer", "moto JSON answer"),
-        ("service (all docs)", "harness service (all docs)", "moto JSON answer"),
-    ]
-    for label, harness, moto in pairs:
-        print(f"  harness/moto {label:>18}: {rates[harness] / rates[moto]:.2f}x")
+    for index, (traffic, batch) in enumerate(traffics.items()):
+        runners = {  # one moto thing per runner: moto keeps a single backend per region
+            "moto backend": moto_runner(f"bench-{index}-raw", encode=False),
+            "harness backend": harness_runner(encode=False),
+            "moto JSON answer": moto_runner(f"bench-{index}-json", encode=True),
+            "harness JSON answer": harness_runner(encode=True),
+            "harness service (all docs)": service_runner(),
+        }
+        rates = best_rate(runners, batch, args.rounds)
+        print(f"{traffic}: {args.updates} updates, best of {args.rounds} interleaved rounds")
+        for name, rate in rates.items():
+            print(f"  {name:>27}: {rate:9.0f} updates/s")
+        pairs = [
+            ("backend", "harness backend", "moto backend"),
+            ("JSON answer", "harness JSON answer", "moto JSON answer"),
+            ("service (all docs)", "harness service (all docs)", "moto JSON answer"),
+        ]
+        for label, harness, moto in pairs:
+            print(f"  harness/moto {label:>18}: {rates[harness] / rates[moto]:.2f}x")
 
 
 if __name__ == "__main__":
