@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.shadow import rules
+from harness.shadow.inflight import InFlightLimit
 from harness.shadow.requests import (
     MAX_STATE_BYTES,
     TOO_LARGE,
-    TOO_MANY_REQUESTS,
     VERSION_CONFLICT,
     Request,
     ShadowError,
@@ -71,48 +71,6 @@ class _Shadow:
         return {"state": self.state, "metadata": self.metadata, "version": self.version}
 
 
-class _InFlight:
-    """Counts requests in progress per thing; the one beyond the limit is refused with 429.
-
-    `with in_flight.slot(thing):` holds one of the thing's slots for the duration of a request.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-
-    def slot(self, thing: str) -> "_Slot":
-        return _Slot(self, thing)
-
-    def enter(self, thing: str) -> None:
-        with self._lock:
-            count = self._counts.get(thing, 0)
-            if count >= self._limit:
-                raise ShadowError(429, TOO_MANY_REQUESTS)
-            self._counts[thing] = count + 1
-
-    def leave(self, thing: str) -> None:
-        with self._lock:
-            self._counts[thing] -= 1
-
-
-class _Slot:
-    """A class rather than @contextmanager: it is on every request, and a generator costs more."""
-
-    __slots__ = ("_in_flight", "_thing")
-
-    def __init__(self, in_flight: _InFlight, thing: str) -> None:
-        self._in_flight = in_flight
-        self._thing = thing
-
-    def __enter__(self) -> None:
-        self._in_flight.enter(self._thing)
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._in_flight.leave(self._thing)
-
-
 def _with_token(doc: dict, token: str | None) -> dict:
     if token is not None:
         doc["clientToken"] = token
@@ -126,7 +84,7 @@ class ShadowStore:
         self.clock = clock
         self._shadows: dict[tuple[str, str | None], _Shadow] = {}
         self._lock = threading.Lock()
-        self._in_flight = _InFlight(max_in_flight)
+        self._in_flight = InFlightLimit(max_in_flight)
 
     def _now(self) -> int:
         return int(self.clock())
