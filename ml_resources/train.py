@@ -4,7 +4,8 @@
 
 Writes standardiser.zip and rain_predictor.zip: TF2 SavedModels (saved_model.pb + variables/ at the zip
 root) with the tutorial's `serving_default` contract, plus raincheck_model.json (threshold, feature order,
-metrics, data attribution) in the predictor. Plain tf.Module + tf.saved_model.save: no Keras format to
+metrics, data attribution) in the predictor; then rain_model_litert.zip, the pair fused for LiteRT
+(export_litert.py). Plain tf.Module + tf.saved_model.save: no Keras format to
 break across TensorFlow versions.
 """
 
@@ -18,6 +19,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import export_litert
 import numpy as np
 import rain_data
 
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             f"expected .../{rain_data.DATA_RELATIVE_PATH}"
         )
     metadata = train(data, args.out)
+    export_litert.export(args.out, args.out / export_litert.LITERT_ZIP)
     print(json.dumps({"threshold": metadata["threshold"], "metrics": metadata["metrics"]}, indent=2))
     return 0
 

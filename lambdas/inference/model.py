@@ -7,8 +7,10 @@ Both runtimes run each model through its `serving_default` signature. The Tensor
 TF1-style signature loader in a private graph and session: `tf.saved_model.load` cannot revive Keras
 models saved before TF 2.5 (the tutorial's 2020 rain predictor fails with "no attribute 'add_slot'"),
 while the signature graph loads from every TF2 SavedModel and leaves the process's eager mode alone.
-The LiteRT runtime converts that same graph to a flatbuffer (`runtime="litert"`), or loads flatbuffers
-written earlier by export_tflite_pair without importing TensorFlow at all (load_tflite_pair).
+The LiteRT runtime (`runtime="litert"`, litert.py) runs one fused flatbuffer, standardiser folded in front
+of the predictor: loaded as it is, without importing TensorFlow, when the predictor path is a LiteRT rain
+model (a folder or zip holding rain_model.tflite, as export_litert_model writes), or converted from the
+SavedModel pair (which needs TensorFlow) otherwise.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ METADATA_FILE = "raincheck_model.json"
 SIGNATURE_KEY = "serving_default"
 SERVE_TAG = "serve"
 RUNTIMES = ("tensorflow", "litert")
-TFLITE_FILES = ("standardiser.tflite", "rain_predictor.tflite")
+LITERT_MODEL_FILE = "rain_model.tflite"  # the fused model inside a LiteRT rain model folder or zip
+_ZIP_TIME = (2017, 1, 1, 0, 0, 0)  # fixed member timestamps: the same model gives the same zip bytes
 
 _DT_FLOAT = 1  # tensorflow.DataType.DT_FLOAT in the protobuf, without importing TensorFlow to name it
 _UNKNOWN = -1
@@ -47,19 +50,21 @@ class RainModel:
 
     def __init__(
         self,
-        standardise: Callable[[np.ndarray], np.ndarray],
-        predict: Callable[[np.ndarray], np.ndarray],
+        predict_batch: Callable[[np.ndarray], np.ndarray],
         metadata: dict[str, Any] | None,
         runtime: str,
+        predict_one: Callable[[float, float, float], float] | None = None,
     ) -> None:
-        self._standardise = standardise
-        self._predict = predict
+        self._predict_batch = predict_batch
+        self._predict_one = predict_one
         self.metadata = metadata
         self.threshold: float | None = None if metadata is None else float(metadata["threshold"])
         self.runtime = runtime
 
     def predict_proba(self, pressure_hpa: float, temperature_c: float, humidity_rh: float) -> float:
         """Probability of rain for one reading."""
+        if self._predict_one is not None:  # a runtime's own single-reading path, without batch building
+            return self._predict_one(pressure_hpa, temperature_c, humidity_rh)
         return float(self.predict_proba_batch(np.array([[pressure_hpa, temperature_c, humidity_rh]]))[0])
 
     def predict_proba_batch(self, features: np.ndarray) -> np.ndarray:
@@ -71,33 +76,86 @@ class RainModel:
             raise ValueError("features must be finite numbers (a failed sensor read is not a reading)")
         if len(rows) == 0:
             return np.zeros(0, dtype=np.float32)
-        return self._predict(self._standardise(rows)).reshape(-1)
+        return self._predict_batch(rows).reshape(-1)
 
 
 def load_model_pair(
     standardiser_path: str | Path, predictor_path: str | Path, runtime: str = "tensorflow"
 ) -> RainModel:
-    """Load and check a standardiser + rain predictor pair; each path is a SavedModel folder or a .zip."""
+    """Load and check a standardiser + rain predictor pair; each path is a SavedModel folder or a .zip.
+
+    With runtime="litert", a predictor path holding a LiteRT rain model (rain_model.tflite at the root of
+    the folder or zip) is loaded as it is, without TensorFlow; its standardiser is folded in, so
+    standardiser_path is not read. Otherwise the SavedModel pair is converted, which needs TensorFlow.
+    """
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
+    if runtime == "litert":
+        from .litert import read_resource  # noqa: PLC0415 - keeps the TensorFlow runtime free of LiteRT
+
+        ready = read_resource(Path(predictor_path))
+        if ready is not None:
+            metadata = None if ready[1] is None else _parse_metadata(ready[1], f"{predictor_path}")
+            return _litert_model(ready[0], metadata, f"{predictor_path}")
     with tempfile.TemporaryDirectory(prefix="raincheck-model-") as scratch:
         standardiser_dir = _saved_model_dir(Path(standardiser_path), Path(scratch) / "standardiser")
         predictor_dir = _saved_model_dir(Path(predictor_path), Path(scratch) / "rain_predictor")
-        standardiser_shape = _check_signature(standardiser_dir, _STANDARDISER)
+        row_wise = _check_signature(standardiser_dir, _STANDARDISER) == (3,)
         _check_signature(predictor_dir, _PREDICTOR)
         metadata = _read_metadata(predictor_dir)
         if runtime == "litert":
-            standardise = _litert_runner(_tflite_bytes(standardiser_dir, _STANDARDISER))
-            predict = _litert_runner(_tflite_bytes(predictor_dir, _PREDICTOR))
-        else:
-            row_wise = standardiser_shape == (3,)
-            standardise = _signature_runner(
-                *_load_session(standardiser_dir, _STANDARDISER), row_wise=row_wise
-            )
-            predict = _signature_runner(*_load_session(predictor_dir, _PREDICTOR), row_wise=False)
-    model = RainModel(standardise, predict, metadata, runtime)
+            from .litert import fuse_pair  # noqa: PLC0415
+
+            content = fuse_pair(standardiser_dir, predictor_dir, (_STANDARDISER, _PREDICTOR), row_wise)
+            return _litert_model(content, metadata, f"{predictor_path}")
+        standardise = _signature_runner(*_load_session(standardiser_dir, _STANDARDISER), row_wise=row_wise)
+        predict = _signature_runner(*_load_session(predictor_dir, _PREDICTOR), row_wise=False)
+    model = RainModel(lambda rows: predict(standardise(rows)), metadata, runtime)
     _check_outputs_are_probabilities(model, predictor_path)
     return model
+
+
+def _litert_model(content: bytes, metadata: dict[str, Any] | None, source: str) -> RainModel:
+    from .litert import LiteRTRunner  # noqa: PLC0415
+
+    runner = LiteRTRunner(content, source)
+    model = RainModel(runner.predict_batch, metadata, "litert", predict_one=runner.predict_one)
+    _check_outputs_are_probabilities(model, source)
+    return model
+
+
+def export_litert_model(
+    standardiser_path: str | Path, predictor_path: str | Path, zip_path: str | Path
+) -> Path:
+    """Check a SavedModel pair, fuse it, and write a LiteRT rain model zip (rain_model.tflite + metadata).
+
+    The zip is an ML resource like the SavedModel zips; its bytes depend only on the models and the
+    converter version (fixed member order and timestamps).
+    """
+    from .litert import fuse_pair  # noqa: PLC0415
+
+    with tempfile.TemporaryDirectory(prefix="raincheck-model-") as scratch:
+        standardiser_dir = _saved_model_dir(Path(standardiser_path), Path(scratch) / "standardiser")
+        predictor_dir = _saved_model_dir(Path(predictor_path), Path(scratch) / "rain_predictor")
+        row_wise = _check_signature(standardiser_dir, _STANDARDISER) == (3,)
+        _check_signature(predictor_dir, _PREDICTOR)
+        _read_metadata(predictor_dir)  # refuse bad metadata here, not on the gateway
+        members = {
+            LITERT_MODEL_FILE: fuse_pair(
+                standardiser_dir, predictor_dir, (_STANDARDISER, _PREDICTOR), row_wise
+            )
+        }
+        if (predictor_dir / METADATA_FILE).is_file():
+            members[METADATA_FILE] = (predictor_dir / METADATA_FILE).read_bytes()
+    out = Path(zip_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in sorted(members.items()):
+            info = zipfile.ZipInfo(name, date_time=_ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, data)
+    return out
 
 
 def _saved_model_dir(path: Path, scratch: Path) -> Path:
@@ -118,6 +176,8 @@ def _saved_model_dir(path: Path, scratch: Path) -> Path:
     if not (folder / "saved_model.pb").is_file():
         nested = sorted(str(p.relative_to(folder)) for p in folder.rglob("saved_model.pb"))
         where = f"; found {nested[0]} - it must be at the root" if nested else ""
+        if (folder / LITERT_MODEL_FILE).is_file():
+            where = f"; it holds a LiteRT model ({LITERT_MODEL_FILE}): load it with runtime='litert'"
         raise ModelContractError(f"{source}: no saved_model.pb at the root{where}")
     return folder
 
@@ -217,93 +277,14 @@ def _signature_runner(
     return run
 
 
-def _tflite_bytes(folder: Path, contract: tuple[str, str, str, tuple]) -> bytes:
-    """Convert a checked SavedModel to a LiteRT flatbuffer, variables frozen into constants."""
-    import tensorflow as tf  # noqa: PLC0415 - lazy: TensorFlow is heavy
-
-    session, input_tensor, output_tensor = _load_session(folder, contract)
-    try:
-        # The session-based converter: the TF2 one revives the model and fails like tf.saved_model.load.
-        return tf.compat.v1.lite.TFLiteConverter.from_session(
-            session, [input_tensor], [output_tensor]
-        ).convert()
-    except Exception as error:  # converter errors come from deep inside TF; name the model instead
-        raise ModelContractError(f"{contract[0]} {folder}: LiteRT conversion failed ({error})") from error
-    finally:
-        session.close()
-
-
-def _litert_runner(model_content: bytes) -> Callable[[np.ndarray], np.ndarray]:
-    """A function running a one-input, one-output LiteRT model on [n, 3] rows (row by row if it takes [3])."""
-    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415 - optional runtime
-
-    interpreter = Interpreter(model_content=model_content, num_threads=1)
-    (input_detail,) = interpreter.get_input_details()
-    (output_detail,) = interpreter.get_output_details()
-    row_wise = len(input_detail["shape_signature"]) == 1
-    allocated: list[tuple[int, ...] | None] = [None]
-
-    def invoke(batch: np.ndarray) -> np.ndarray:
-        if allocated[0] != batch.shape:  # resizing costs an allocation: only when the batch size changes
-            if not row_wise:
-                interpreter.resize_tensor_input(input_detail["index"], batch.shape)
-            interpreter.allocate_tensors()
-            allocated[0] = batch.shape
-        interpreter.set_tensor(input_detail["index"], batch)
-        interpreter.invoke()
-        return interpreter.get_tensor(output_detail["index"]).copy()
-
-    def run(rows: np.ndarray) -> np.ndarray:
-        return np.stack([invoke(row) for row in rows]) if row_wise else invoke(rows)
-
-    return run
-
-
-def export_tflite_pair(
-    standardiser_path: str | Path, predictor_path: str | Path, out_dir: str | Path
-) -> Path:
-    """Check a SavedModel pair and write it to out_dir as LiteRT files (+ metadata), for TF-free loading."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="raincheck-model-") as scratch:
-        folders = []
-        for role, path, contract in (
-            ("standardiser", standardiser_path, _STANDARDISER),
-            ("rain_predictor", predictor_path, _PREDICTOR),
-        ):
-            folder = _saved_model_dir(Path(path), Path(scratch) / role)
-            _check_signature(folder, contract)
-            folders.append(folder)
-            (out / f"{role}.tflite").write_bytes(_tflite_bytes(folder, contract))
-        metadata = _read_metadata(folders[1])
-    if metadata is not None:
-        (out / METADATA_FILE).write_text(json.dumps(metadata, indent=2, ensure_ascii=False), encoding="utf-8")
-    return out
-
-
-def load_tflite_pair(folder: str | Path) -> RainModel:
-    """Load a pair written by export_tflite_pair with LiteRT alone: no TensorFlow import, far less RAM."""
-    folder = Path(folder)
-    missing = [name for name in TFLITE_FILES if not (folder / name).is_file()]
-    if missing:
-        raise ModelContractError(f"{folder}: missing {missing}")
-    try:
-        standardise, predict = (_litert_runner((folder / name).read_bytes()) for name in TFLITE_FILES)
-    except (ValueError, RuntimeError) as error:
-        raise ModelContractError(
-            f"{folder}: not a one-input, one-output LiteRT model pair ({error})"
-        ) from error
-    model = RainModel(standardise, predict, _read_metadata(folder), "litert")
-    _check_outputs_are_probabilities(model, folder / TFLITE_FILES[1])
-    return model
-
-
 def _read_metadata(folder: Path) -> dict[str, Any] | None:
     path = folder / METADATA_FILE
-    if not path.is_file():
-        return None
+    return _parse_metadata(path.read_bytes(), str(path)) if path.is_file() else None
+
+
+def _parse_metadata(raw: bytes, path: str) -> dict[str, Any]:
     try:
-        metadata = json.loads(path.read_text(encoding="utf-8"))
+        metadata = json.loads(raw.decode("utf-8"))
         threshold = float(metadata["threshold"])
         order = tuple(metadata["feature_order"])
     except (ValueError, KeyError, TypeError) as error:
@@ -317,7 +298,7 @@ def _read_metadata(folder: Path) -> dict[str, Any] | None:
 
 def _check_outputs_are_probabilities(model: RainModel, predictor_path: str | Path) -> None:
     """A predictor whose y is not a probability (say, a logit) would make thresholds meaningless."""
-    probe = np.array([[1013.0, 12.0, 95.0], [1025.0, 22.0, 40.0]], dtype=np.float32)
-    outputs = model.predict_proba_batch(probe)
-    if outputs.shape != (len(probe),) or not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in outputs):
+    # Through the single-reading path, the one the Lambda uses (LiteRT's batch interpreter stays unbuilt).
+    outputs = np.array([model.predict_proba(1013.0, 12.0, 95.0), model.predict_proba(1025.0, 22.0, 40.0)])
+    if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in outputs):
         raise ModelContractError(f"rain_predictor {predictor_path}: 'y' is not a probability ({outputs})")

@@ -1,10 +1,12 @@
-"""The LiteRT runtime: same probabilities as TensorFlow (<= 1e-5), and a TF-free path from exported files."""
+"""The LiteRT runtime: same probabilities as TensorFlow (<= 1e-5) over the BME680's whole range, and a
+ready LiteRT rain model (folder or zip) that loads without importing TensorFlow."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -14,89 +16,166 @@ from hypothesis import strategies as st
 
 from harness.paths import ml_resources_dir, shared_dir
 from lambdas.inference.model import (
+    LITERT_MODEL_FILE,
+    METADATA_FILE,
     ModelContractError,
     RainModel,
-    export_tflite_pair,
+    export_litert_model,
     load_model_pair,
-    load_tflite_pair,
 )
 
 pytest.importorskip("ai_edge_litert")
 OWN = (ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip")
+SHIPPED = ml_resources_dir() / "rain_model_litert.zip"
 PARITY = 1e-5
-
-
-@pytest.fixture(scope="module")
-def own_pair_both_runtimes() -> tuple[RainModel, RainModel]:
-    return load_model_pair(*OWN), load_model_pair(*OWN, runtime="litert")
-
-
-@pytest.fixture(scope="module")
-def exported_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return export_tflite_pair(*OWN, tmp_path_factory.mktemp("tflite"))
-
-
+# The BME680's physical ranges: pressure hPa, temperature °C, humidity %RH.
 readings = st.tuples(st.floats(300.0, 1100.0), st.floats(-40.0, 85.0), st.floats(0.0, 100.0))
 
 
-@settings(max_examples=30, deadline=None)
-@given(batch=st.lists(readings, min_size=1, max_size=6))
-def test_litert_matches_tensorflow_on_own_pair_for_any_batch(
-    own_pair_both_runtimes: tuple[RainModel, RainModel], batch: list
+def _upstream() -> tuple[Path, Path]:
+    shared = shared_dir()
+    if shared is None:
+        pytest.skip("../shared (or RAINCHECK_SHARED) is absent: the upstream 2020 models live there")
+    folder = shared / "reference" / "upstream_ml_resources"
+    return folder / "standardiser.zip", folder / "rain_predictor.zip"
+
+
+@pytest.fixture(scope="module")
+def own_models() -> tuple[RainModel, RainModel]:
+    """TensorFlow on the SavedModels, LiteRT on the shipped zip."""
+    return load_model_pair(*OWN), load_model_pair(OWN[0], SHIPPED, runtime="litert")
+
+
+@pytest.fixture(scope="module")
+def upstream_models() -> tuple[RainModel, RainModel]:
+    pair = _upstream()
+    return load_model_pair(*pair), load_model_pair(*pair, runtime="litert")
+
+
+@settings(max_examples=60, deadline=None)
+@given(reading=readings, batch=st.lists(readings, min_size=1, max_size=6))
+def test_own_litert_model_matches_tensorflow_anywhere_in_sensor_range(
+    own_models: tuple[RainModel, RainModel], reading: tuple, batch: list
 ) -> None:
-    tensorflow_model, litert_model = own_pair_both_runtimes
+    tensorflow_model, litert_model = own_models
+    assert abs(litert_model.predict_proba(*reading) - tensorflow_model.predict_proba(*reading)) <= PARITY
     rows = np.array(batch)
     np.testing.assert_allclose(
         litert_model.predict_proba_batch(rows), tensorflow_model.predict_proba_batch(rows), atol=PARITY
     )
 
 
-def test_litert_pair_keeps_the_threshold(own_pair_both_runtimes: tuple[RainModel, RainModel]) -> None:
-    tensorflow_model, litert_model = own_pair_both_runtimes
-    assert litert_model.runtime == "litert"
-    assert litert_model.threshold == tensorflow_model.threshold is not None
-
-
-def test_litert_reproduces_the_upstream_reference_outputs() -> None:
-    shared = shared_dir()
-    if shared is None:
-        pytest.skip("../shared (or RAINCHECK_SHARED) is absent: the upstream 2020 models live there")
-    upstream = shared / "reference" / "upstream_ml_resources"
-    model = load_model_pair(upstream / "standardiser.zip", upstream / "rain_predictor.zip", runtime="litert")
-    rows = np.array([[1013, 12, 95], [1025, 22, 40], [990, 10, 99], [1000, 15, 80]])
+@settings(max_examples=60, deadline=None)
+@given(reading=readings, batch=st.lists(readings, min_size=1, max_size=4))
+def test_upstream_pair_converted_to_litert_matches_tensorflow_anywhere_in_sensor_range(
+    upstream_models: tuple[RainModel, RainModel], reading: tuple, batch: list
+) -> None:
+    tensorflow_model, litert_model = upstream_models
+    assert abs(litert_model.predict_proba(*reading) - tensorflow_model.predict_proba(*reading)) <= PARITY
+    rows = np.array(batch)
     np.testing.assert_allclose(
-        model.predict_proba_batch(rows), [0.40679, 0.00431, 0.62546, 0.15829], atol=PARITY
+        litert_model.predict_proba_batch(rows), tensorflow_model.predict_proba_batch(rows), atol=PARITY
     )
 
 
-def test_exported_files_load_without_tensorflow_and_agree(
-    own_pair_both_runtimes: tuple[RainModel, RainModel], exported_folder: Path
+def test_upstream_litert_model_reproduces_the_reference_outputs(
+    upstream_models: tuple[RainModel, RainModel],
 ) -> None:
-    reading = (1001.5, 11.0, 93.0)
-    expected = own_pair_both_runtimes[0].predict_proba(*reading)
+    rows = np.array([[1013, 12, 95], [1025, 22, 40], [990, 10, 99], [1000, 15, 80]])
+    np.testing.assert_allclose(
+        upstream_models[1].predict_proba_batch(rows), [0.40679, 0.00431, 0.62546, 0.15829], atol=PARITY
+    )
+
+
+def test_shipped_zip_keeps_the_threshold_and_metadata(own_models: tuple[RainModel, RainModel]) -> None:
+    tensorflow_model, litert_model = own_models
+    assert litert_model.runtime == "litert"
+    assert litert_model.threshold == tensorflow_model.threshold is not None
+    assert litert_model.metadata == tensorflow_model.metadata
+
+
+def test_shipped_zip_is_what_the_exporter_writes(tmp_path: Path) -> None:
+    exported = export_litert_model(*OWN, tmp_path / "rain_model_litert.zip")
+    assert exported.read_bytes() == SHIPPED.read_bytes()
+    with zipfile.ZipFile(SHIPPED) as archive:
+        assert sorted(archive.namelist()) == [LITERT_MODEL_FILE, METADATA_FILE]
+
+
+def _load_in_fresh_process(predictor: Path, reading: tuple) -> list[str]:
     script = textwrap.dedent(
         f"""
         import sys
-        from lambdas.inference.model import load_tflite_pair
-        model = load_tflite_pair({str(exported_folder)!r})
+        from lambdas.inference.model import load_model_pair
+        model = load_model_pair("/nonexistent/standardiser", {str(predictor)!r}, runtime="litert")
         print(model.predict_proba(*{reading!r}), model.threshold, "tensorflow" in sys.modules)
         """
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    probability, threshold, imported_tensorflow = done.stdout.split()
-    assert float(probability) == pytest.approx(expected, abs=PARITY)
-    assert float(threshold) == own_pair_both_runtimes[0].threshold
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("form", ["zip", "unzipped folder"])
+def test_ready_litert_model_loads_without_tensorflow_and_agrees(
+    own_models: tuple[RainModel, RainModel], tmp_path: Path, form: str
+) -> None:
+    predictor = SHIPPED
+    if form == "unzipped folder":  # what Greengrass leaves at the ML resource's destination
+        with zipfile.ZipFile(SHIPPED) as archive:
+            archive.extractall(tmp_path)
+        predictor = tmp_path
+    reading = (1001.5, 11.0, 93.0)
+    probability, threshold, imported_tensorflow = _load_in_fresh_process(predictor, reading)
+    assert float(probability) == pytest.approx(own_models[0].predict_proba(*reading), abs=PARITY)
+    assert float(threshold) == own_models[0].threshold
     assert imported_tensorflow == "False"
 
 
-def test_exported_folder_missing_a_file_is_named(exported_folder: Path, tmp_path: Path) -> None:
-    (tmp_path / "standardiser.tflite").write_bytes((exported_folder / "standardiser.tflite").read_bytes())
-    with pytest.raises(ModelContractError, match="missing \\['rain_predictor.tflite'\\]"):
-        load_tflite_pair(tmp_path)
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e39])
+def test_litert_single_reading_refuses_non_finite_or_float32_overflowing_values(
+    own_models: tuple[RainModel, RainModel], bad: float
+) -> None:
+    with pytest.raises(ValueError, match="features must be finite"):
+        own_models[1].predict_proba(1000.0, bad, 50.0)
 
 
-def test_garbage_tflite_file_is_a_contract_error(exported_folder: Path, tmp_path: Path) -> None:
-    (tmp_path / "standardiser.tflite").write_bytes((exported_folder / "standardiser.tflite").read_bytes())
-    (tmp_path / "rain_predictor.tflite").write_bytes(b"not a flatbuffer at all")
-    with pytest.raises(ModelContractError, match="not a one-input, one-output LiteRT model pair"):
-        load_tflite_pair(tmp_path)
+def test_corrupt_tflite_is_a_contract_error_naming_the_file(tmp_path: Path) -> None:
+    (tmp_path / LITERT_MODEL_FILE).write_bytes(b"not a flatbuffer at all")
+    with pytest.raises(ModelContractError, match=f"{tmp_path}: not a readable LiteRT model"):
+        load_model_pair(tmp_path, tmp_path, runtime="litert")
+
+
+def test_corrupt_zip_is_a_contract_error(tmp_path: Path) -> None:
+    broken = tmp_path / "rain_model_litert.zip"
+    broken.write_bytes(SHIPPED.read_bytes()[:100])
+    with pytest.raises(ModelContractError, match="not a readable zip"):
+        load_model_pair(broken, broken, runtime="litert")
+
+
+def test_litert_model_with_bad_metadata_is_a_contract_error(tmp_path: Path) -> None:
+    with zipfile.ZipFile(SHIPPED) as archive:
+        archive.extractall(tmp_path)
+    (tmp_path / METADATA_FILE).write_text('{"threshold": 1.5, "feature_order": []}', encoding="utf-8")
+    with pytest.raises(ModelContractError, match="threshold 1.5 is not a probability"):
+        load_model_pair(tmp_path, tmp_path, runtime="litert")
+
+
+def test_litert_model_under_the_tensorflow_runtime_says_which_runtime(tmp_path: Path) -> None:
+    with zipfile.ZipFile(SHIPPED) as archive:
+        archive.extractall(tmp_path)
+    with pytest.raises(ModelContractError, match="holds a LiteRT model .*runtime='litert'"):
+        load_model_pair(OWN[0], tmp_path)
+
+
+def test_litert_model_with_the_wrong_input_shape_is_named(tmp_path: Path) -> None:
+    tf = pytest.importorskip("tensorflow")
+
+    @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+    def four_features(x: object) -> object:
+        return tf.reduce_sum(x, axis=1, keepdims=True)
+
+    content = tf.lite.TFLiteConverter.from_concrete_functions(
+        [four_features.get_concrete_function()]
+    ).convert()
+    (tmp_path / LITERT_MODEL_FILE).write_bytes(content)
+    with pytest.raises(ModelContractError, match=r"LiteRT input is float32 \[-1, 4\], expected float32"):
+        load_model_pair(tmp_path, tmp_path, runtime="litert")
