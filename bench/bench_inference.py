@@ -1,13 +1,15 @@
 """Per-reading inference time and peak RSS of the model pair: TensorFlow vs LiteRT, measured in one run.
 
-    python bench/bench_inference.py [--readings 2000] [--rounds 7]
+    python bench/bench_inference.py [--readings 2000] [--rounds 5] [--seconds 2]
 
 Each runtime runs in its own subprocess so its peak RSS (VmHWM) is its own: the LiteRT process imports the
 Lambda's model code and loads the LiteRT rain model as the Lambda does, never TensorFlow. Time is per single
-reading through predict_proba (the Lambda predicts one reading per period), best and median of several
-rounds, both runtimes measured alike. Goals (issue 5): LiteRT >= 100x faster than TensorFlow, <= 64 MB
-peak RSS. Own models always (LiteRT: the shipped ml_resources/rain_model_litert.zip); the tutorial's
-upstream pair too when ../shared is present. Prints figures, asserts nothing.
+reading through predict_proba (the Lambda predicts one reading per period), best and median of rounds of
+--readings readings, at least --rounds rounds and --seconds seconds per runtime: a fast runtime gets many
+short rounds spread over the same time, so a burst of load from other processes does not hide its cost.
+Goals (issue 5): LiteRT >= 100x faster than TensorFlow, <= 64 MB peak RSS. Own models always (LiteRT:
+the shipped ml_resources/rain_model_litert.zip); the tutorial's upstream pair too when ../shared is
+present. Prints figures, asserts nothing.
 """
 
 from __future__ import annotations
@@ -38,7 +40,9 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # elsewhere: the best there is
 
 
-def _child(runtime: str, standardiser: str, predictor: str, readings: int, rounds: int) -> None:
+def _child(
+    runtime: str, standardiser: str, predictor: str, readings: int, rounds: int, seconds: float
+) -> None:
     """Load the pair in this process, time single-reading predictions, print one JSON line."""
     sys.path.insert(0, str(ROOT))
     from lambdas.inference.model import load_model_pair  # noqa: PLC0415
@@ -49,8 +53,9 @@ def _child(runtime: str, standardiser: str, predictor: str, readings: int, round
     # Python floats, as the Lambda gets them from the shadow document.
     rows = np.random.default_rng(0).uniform([960, -5, 30], [1040, 30, 100], size=(readings, 3)).tolist()
     model.predict_proba(*rows[0])  # warm-up: first calls allocate
-    per_round = []
-    for _ in range(rounds):
+    per_round: list[float] = []
+    deadline = time.perf_counter() + seconds
+    while len(per_round) < rounds or time.perf_counter() < deadline:
         started = time.perf_counter()
         for pressure, temperature, humidity in rows:
             model.predict_proba(pressure, temperature, humidity)
@@ -65,9 +70,9 @@ def _child(runtime: str, standardiser: str, predictor: str, readings: int, round
     print(json.dumps(figures))
 
 
-def _measure(runtime: str, standardiser: Path, predictor: Path, readings: int, rounds: int) -> dict:
+def _measure(runtime: str, standardiser: Path, predictor: Path, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--child", runtime, str(standardiser), str(predictor)]
-    options = ["--readings", str(readings), "--rounds", str(rounds)]
+    options = ["--readings", str(args.readings), "--rounds", str(args.rounds), "--seconds", str(args.seconds)]
     done = subprocess.run([*command, *options], capture_output=True, text=True, check=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -75,13 +80,14 @@ def _measure(runtime: str, standardiser: Path, predictor: Path, readings: int, r
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument(
         "--child", nargs=3, metavar=("RUNTIME", "STANDARDISER", "PREDICTOR"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
     if args.child:
-        _child(*args.child, args.readings, args.rounds)
+        _child(*args.child, args.readings, args.rounds, args.seconds)
         return 0
     sys.path.insert(0, str(ROOT))
     from harness.paths import shared_dir  # noqa: PLC0415
@@ -101,8 +107,8 @@ def main() -> int:
             pair = (upstream / "standardiser.zip", upstream / "rain_predictor.zip")
             pairs["upstream"] = (*pair, export_litert_model(*pair, Path(scratch) / "upstream_litert.zip"))
         for name, (standardiser, predictor, litert_zip) in pairs.items():
-            baseline = _measure("tensorflow", standardiser, predictor, args.readings, args.rounds)
-            litert = _measure("litert", standardiser, litert_zip, args.readings, args.rounds)
+            baseline = _measure("tensorflow", standardiser, predictor, args)
+            litert = _measure("litert", standardiser, litert_zip, args)
             for runtime, figures in (("tensorflow", baseline), ("litert", litert)):
                 speed = (
                     f"{baseline['best_us'] / figures['best_us']:14.0f}x "
