@@ -21,7 +21,7 @@ def _run(args: argparse.Namespace) -> int:
         result = run_pipeline(
             readings=args.readings,
             seed=args.seed,
-            time_scale=args.time_scale,
+            mode=args.mode,
             group=group,
             workdir=args.workdir,
         )
@@ -66,10 +66,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="simulated sensor -> emulated core -> moto cloud; prints the cloud shadow as JSON"
     )
-    run.add_argument("--readings", type=int, default=12, help="readings to publish, 10 s apart (default 12)")
+    run.add_argument(
+        "--readings", type=int, default=12, help="readings to publish, 10 s apart (default 12; a day is 8640)"
+    )
     run.add_argument("--seed", type=int, default=7, help="seed of the simulated weather (default 7)")
     run.add_argument(
-        "--time-scale", type=float, default=10.0, help="simulated seconds per wall second (default 10)"
+        "--mode",
+        choices=("fast", "faithful"),
+        default="fast",
+        help="fast: simulated time, jumps whenever everything waits (default); faithful: real time",
     )
     run.add_argument("--group", type=Path, help="group definition (default: the bundled fixtures/group.yaml)")
     run.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.clock import ScaledClock
+from harness.core.clock import Clock
 from harness.core.device_link import CoreTransport
 from harness.group import GroupDefinition, load_group
 from harness.paths import fixtures_dir
@@ -32,6 +32,7 @@ class PipelineResult:
     local_shadow: dict
     readings_published: int
     workdir: Path
+    publish_wall_s: float
 
 
 def default_group() -> GroupDefinition:
@@ -41,7 +42,7 @@ def default_group() -> GroupDefinition:
 def run_pipeline(
     readings: int = 12,
     seed: int = 7,
-    time_scale: float = 10.0,
+    mode: str = "fast",
     group: GroupDefinition | None = None,
     workdir: Path | None = None,
     prediction_timeout_s: float = 90.0,
@@ -53,7 +54,7 @@ def run_pipeline(
     from device.sensors import open_sensor
     from harness.cloud.mock import MockCloud
     from harness.cloud.sync import ShadowSync
-    from harness.core.core import EmulatedCore
+    from harness.core.core import EmulatedCore, make_clock
     from harness.core.heated_sensor import CpuHeatedSensor
 
     if readings < 1:
@@ -67,7 +68,7 @@ def run_pipeline(
     if workdir is None:
         scratch = tempfile.TemporaryDirectory(prefix="raincheck-run-")
         workdir = Path(scratch.name)
-    clock = ScaledClock(time_scale)
+    clock = make_clock(mode, workdir)
     try:
         with MockCloud(group.region) as cloud:
             for device in group.devices:
@@ -83,24 +84,27 @@ def run_pipeline(
                 sync = ShadowSync(core.router, cloud, synced)
                 shadow_messages: list[tuple[str, bytes]] = []
                 core.connect_device(thing, lambda topic, payload: shadow_messages.append((topic, payload)))
-                progress(f"core: {len(core.functions)} Lambdas deployed, clock x{time_scale:g}")
+                progress(f"core: {len(core.functions)} Lambdas deployed, {mode} mode")
                 sensor = CpuHeatedSensor(open_sensor("simulated", seed=seed), core.cpu_temperature)
                 publisher = Publisher(sensor, CoreTransport(core, thing), sleep=clock.sleep)
-                sent = publisher.run(count=readings)
-                progress(f"sensor: {sent} readings published on bme680/readings")
+                started = time.monotonic()
+                with clock.actor():
+                    sent = publisher.run(count=readings)
+                elapsed = time.monotonic() - started
+                progress(f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time")
                 local = _wait_for_fresh_prediction(core, thing, clock, prediction_timeout_s)
                 sync.flush()
                 sync.stop()
                 cloud_shadow = cloud.get_shadow(thing)
                 if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
                     raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
-                return PipelineResult(cloud_shadow, local, sent, workdir)
+                return PipelineResult(cloud_shadow, local, sent, workdir, elapsed)
     finally:
         if scratch is not None:
             scratch.cleanup()
 
 
-def _wait_for_fresh_prediction(core, thing: str, clock: ScaledClock, timeout_s: float) -> dict:  # noqa: ANN001
+def _wait_for_fresh_prediction(core, thing: str, clock: Clock, timeout_s: float) -> dict:  # noqa: ANN001
     """Wait (wall time) until every reading went through the republish Lambda and the local shadow has a
     prediction made after the last of them."""
     deadline = time.monotonic() + timeout_s

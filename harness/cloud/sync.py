@@ -27,6 +27,18 @@ class Tappable(Protocol):
     def tap(self, topic_filter: str, callback) -> None: ...  # noqa: ANN001
 
 
+def merge_patches(first: dict, second: dict) -> dict:
+    """One shadow update with the effect of `first` then `second`: objects merge key by key, anything
+    else (values, arrays, null deletions) from `second` replaces what `first` had."""
+    merged = dict(first)
+    for key, value in second.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_patches(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 class ShadowSync:
     def __init__(self, router: Tappable, cloud: CloudShadows, things: list[str]) -> None:
         self.cloud = cloud
@@ -50,17 +62,26 @@ class ShadowSync:
         self._queue.put((thing, {"state": state}))
 
     def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            thing, document = item
-            try:
-                self.cloud.update_shadow(thing, document)
-                self.pushed += 1
-            except Exception as error:  # the cloud refused or is unreachable: log, keep syncing the rest
-                self.failed += 1
-                logger.error("Sync of %s to the cloud failed: %s", thing, error)
-            finally:
+        stopping = False
+        while not stopping:
+            batch = [self._queue.get()]
+            while not self._queue.empty():  # what piled up meanwhile goes out as one update per thing
+                batch.append(self._queue.get_nowait())
+            stopping = None in batch
+            pending: dict[str, dict] = {}
+            for item in batch:
+                if item is not None:
+                    thing, document = item
+                    pending[thing] = merge_patches(pending[thing], document) if thing in pending else document
+            for thing, document in pending.items():
+                try:
+                    self.cloud.update_shadow(thing, document)
+                    self.pushed += 1
+                except Exception as error:  # the cloud refused or is unreachable: log, keep syncing the rest
+                    self.failed += 1
+                    logger.error("Sync of %s to the cloud failed: %s", thing, error)
+            for _ in batch:
                 self._queue.task_done()
-        self._queue.task_done()
 
     def flush(self) -> None:
         """Wait until everything accepted so far has been sent to the cloud."""

@@ -1,18 +1,82 @@
 """Clocks the emulated core and its Lambdas share.
 
-A `ScaledClock` runs simulated time `scale` times faster than wall time: the tutorial's 8 x 1 s CPU
-sampling and 10 s periods shrink proportionally, for the core (sensor, router) and, through the runtime
-bootstrap's patch of `time`, inside each Lambda process. Scale 1 is real time.
+- `ScaledClock` (faithful mode at scale 1, real time): simulated time runs `scale` times faster than wall
+  time, for the core and, through the runtime's patch of `time`, inside each Lambda process.
+- `VirtualClock` (fast mode): discrete-event time. Simulated time stands still while anything in the
+  simulation is running, and jumps to the next wake-up once every actor (each thread of each Lambda
+  process, each registered harness thread) is blocked in a sleep, waiting for work or for a result, and no
+  work is queued. The tutorial's 8 x 1 s CPU sampling and 10 s periods then cost no wall time, and the
+  outcome does not depend on the machine's speed.
+
+The core calls the hooks (process_started, blocked, queued...) for every change of activity; they are
+no-ops on a ScaledClock.
 """
 
 from __future__ import annotations
 
+import contextlib
+import heapq
+import itertools
+import logging
+import mmap
+import os
+import struct
+import threading
 import time as _time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger("raincheck.core.clock")
+CLOCK_FILE_FORMAT = "<d"  # the virtual now, read by Lambda processes through mmap
+# An actor that neither blocks on the clock nor uses CPU for this long is waiting on something else.
+CPU_IDLE_STALL_S = 0.5
+
+
+class Clock:
+    """Hooks the core calls as activity changes; a clock that does not need them ignores them."""
+
+    wall_scale: float = 1.0  # simulated seconds per wall second, for wall-time guards
+
+    def time(self) -> float:
+        raise NotImplementedError
+
+    def sleep(self, seconds: float) -> None:
+        raise NotImplementedError
+
+    def to_env(self) -> dict[str, str]:
+        return {}
+
+    def process_started(self, token: str, pid: int | None = None) -> None: ...
+    def process_ended(self, token: str) -> None: ...
+    def attach_pid(self, token: str, pid: int) -> None: ...
+    def thread_started(self, token: str) -> None: ...
+    def thread_ended(self, token: str) -> None: ...
+    def queued(self, count: int) -> None: ...
+
+    @contextlib.contextmanager
+    def blocked(self, token: str) -> Iterator[None]:
+        yield
+
+    @contextlib.contextmanager
+    def actor(self) -> Iterator[None]:
+        yield
+
+    def sleep_for(self, token: str, seconds: float) -> None:
+        """A Lambda process's thread sleeps (virtual clocks only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no IPC sleep")
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> object | None:
+        """Run `callback` at simulated time `when`, where the clock schedules; None where it does not."""
+        return None
+
+    def cancel(self, handle: object | None) -> None: ...
+
+    def stop(self) -> None: ...
 
 
 @dataclass
-class ScaledClock:
+class ScaledClock(Clock):
     scale: float = 1.0
     # Simulated time starts at the wall time the clock was made, so timestamps look current.
     origin_wall_s: float = field(default_factory=_time.time)
@@ -21,6 +85,7 @@ class ScaledClock:
     def __post_init__(self) -> None:
         if not self.scale > 0:
             raise ValueError(f"clock scale must be positive, got {self.scale!r}")
+        self.wall_scale = self.scale
 
     def time(self) -> float:
         return self.origin_wall_s + (_time.monotonic() - self.origin_monotonic_s) * self.scale
@@ -34,9 +99,236 @@ class ScaledClock:
         _time.sleep(seconds / self.scale)
 
     def to_env(self) -> dict[str, str]:
-        """How a Lambda process rebuilds the same clock (see lambda_runtime)."""
+        """How a Lambda process rebuilds the same clock (see raincheck_lambda_runtime)."""
         return {
+            "RAINCHECK_CLOCK": "scaled",
             "RAINCHECK_CLOCK_SCALE": repr(self.scale),
             "RAINCHECK_CLOCK_ORIGIN_WALL_S": repr(self.origin_wall_s),
             "RAINCHECK_CLOCK_ORIGIN_MONOTONIC_S": repr(self.origin_monotonic_s),
         }
+
+
+@dataclass
+class _Activity:
+    alive: int = 1
+    blocked: int = 0
+    pid: int | None = None
+    native_thread_id: int | None = None
+    cpu_ticks: int = -1
+    cpu_seen_at: float = 0.0
+
+
+class VirtualClock(Clock):
+    """Discrete-event simulated time shared by the core and its Lambda processes (fast mode)."""
+
+    wall_scale = 1.0
+
+    def __init__(self, clock_file: Path, start_s: float | None = None) -> None:
+        self.now = float(_time.time() if start_s is None else start_s)
+        self.clock_file = Path(clock_file)
+        self.clock_file.parent.mkdir(parents=True, exist_ok=True)
+        self.clock_file.write_bytes(struct.pack(CLOCK_FILE_FORMAT, self.now))
+        self._file = open(self.clock_file, "r+b")  # noqa: SIM115 - held for the clock's life
+        self._map = mmap.mmap(self._file.fileno(), struct.calcsize(CLOCK_FILE_FORMAT))
+        self._cv = threading.Condition()
+        self._activity: dict[str, _Activity] = {}
+        self._queued = 0
+        self._timers: list[tuple[float, int, str, object]] = []  # (when, seq, kind, event or callback)
+        self._cancelled: set[int] = set()
+        self._sequence = itertools.count()
+        self._stopping = False
+        self.advances = 0
+        self.stall_advances = 0
+        self._thread = threading.Thread(target=self._run, name="virtual-clock", daemon=True)
+        self._thread.start()
+
+    # -- reading ---------------------------------------------------------------------------------
+    def time(self) -> float:
+        return self.now
+
+    monotonic = time
+
+    def to_env(self) -> dict[str, str]:
+        return {"RAINCHECK_CLOCK": "virtual", "RAINCHECK_CLOCK_FILE": str(self.clock_file)}
+
+    # -- activity ledger -------------------------------------------------------------------------
+    def process_started(self, token: str, pid: int | None = None) -> None:
+        with self._cv:
+            self._activity[token] = _Activity(pid=pid)
+            self._cv.notify_all()
+
+    def process_ended(self, token: str) -> None:
+        with self._cv:
+            self._activity.pop(token, None)
+            self._cv.notify_all()
+
+    def attach_pid(self, token: str, pid: int) -> None:
+        with self._cv:
+            activity = self._activity.get(token)
+            if activity is not None:
+                activity.pid = pid
+
+    def thread_started(self, token: str) -> None:
+        self._change(token, alive=+1)
+
+    def thread_ended(self, token: str) -> None:
+        self._change(token, alive=-1)
+
+    def queued(self, count: int) -> None:
+        with self._cv:
+            self._queued += count
+            self._cv.notify_all()
+
+    @contextlib.contextmanager
+    def blocked(self, token: str) -> Iterator[None]:
+        self._change(token, blocked=+1)
+        try:
+            yield
+        finally:
+            self._change(token, blocked=-1)
+
+    @contextlib.contextmanager
+    def actor(self) -> Iterator[None]:
+        """Count the calling harness thread as part of the simulation while inside the block."""
+        token = self._local_token()
+        with self._cv:
+            self._activity[token] = _Activity(native_thread_id=threading.get_native_id())
+        try:
+            yield
+        finally:
+            self.process_ended(token)
+
+    # -- sleeping and scheduling -----------------------------------------------------------------
+    def sleep(self, seconds: float) -> None:
+        """A harness thread sleeps in simulated time (inside `actor()`, or counted only while asleep)."""
+        token = self._local_token()
+        with self._cv:
+            registered = token in self._activity
+            if not registered:
+                self._activity[token] = _Activity(native_thread_id=threading.get_native_id())
+        try:
+            self.sleep_for(token, seconds)
+        finally:
+            if not registered:
+                self.process_ended(token)
+
+    def sleep_for(self, token: str, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        wake = threading.Event()
+        with self._cv:
+            heapq.heappush(self._timers, (self.now + seconds, next(self._sequence), token, wake))
+            self._bump(token, blocked=+1)
+        wake.wait()  # the clock thread counts us as running again before it sets the event
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> object:
+        with self._cv:
+            sequence = next(self._sequence)
+            heapq.heappush(self._timers, (when, sequence, "", callback))
+            self._cv.notify_all()
+            return sequence
+
+    def cancel(self, handle: object | None) -> None:
+        if handle is not None:
+            with self._cv:
+                self._cancelled.add(handle)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        with self._cv:
+            self._stopping = True
+            timers, self._timers = self._timers, []
+            self._cv.notify_all()
+        for _when, _seq, _token, target in timers:
+            if isinstance(target, threading.Event):
+                target.set()
+        self._thread.join(timeout=5)
+        self._map.close()
+        self._file.close()
+
+    # -- internals -------------------------------------------------------------------------------
+    @staticmethod
+    def _local_token() -> str:
+        return f"local:{threading.get_ident()}"
+
+    def _change(self, token: str, alive: int = 0, blocked: int = 0) -> None:
+        with self._cv:
+            self._bump(token, alive, blocked)
+
+    def _bump(self, token: str, alive: int = 0, blocked: int = 0) -> None:
+        activity = self._activity.get(token)
+        if activity is not None:
+            activity.alive += alive
+            activity.blocked += blocked
+            activity.cpu_ticks = -1  # a change of activity starts a new idle window
+        self._cv.notify_all()
+
+    def _running(self) -> list[tuple[str, _Activity]]:
+        return [(t, a) for t, a in self._activity.items() if a.blocked < a.alive]
+
+    def _run(self) -> None:
+        quiet = False  # nothing changed during the last wait: time to look for actors idle elsewhere
+        with self._cv:
+            while not self._stopping:
+                while self._timers and self._timers[0][1] in self._cancelled:
+                    self._cancelled.discard(heapq.heappop(self._timers)[1])
+                if self._timers and self._queued == 0:
+                    running = self._running()
+                    if not running or (quiet and self._all_idle_elsewhere(running)):
+                        self._advance()
+                        quiet = False
+                        continue
+                quiet = not self._cv.wait(timeout=CPU_IDLE_STALL_S / 2 if self._timers else None)
+
+    def _advance(self) -> None:
+        when, sequence, token, target = heapq.heappop(self._timers)
+        if when > self.now:
+            self.now = when
+            struct.pack_into(CLOCK_FILE_FORMAT, self._map, 0, self.now)
+            self.advances += 1
+        if isinstance(target, threading.Event):
+            activity = self._activity.get(token)
+            if activity is not None:
+                activity.blocked -= 1  # running again before it wakes: no gap for the clock to jump
+                activity.cpu_ticks = -1
+            target.set()
+        else:
+            self._cv.release()
+            try:
+                target()
+            except Exception:
+                logger.exception("Scheduled call at %.3f failed", when)
+            finally:
+                self._cv.acquire()
+
+    def _all_idle_elsewhere(self, running: list[tuple[str, _Activity]]) -> bool:
+        """True when every actor counted as running has used no CPU for CPU_IDLE_STALL_S: it waits on
+        something the clock cannot see (an untimed lock or queue), so time must go on without it."""
+        now = _time.monotonic()
+        for _token, activity in running:
+            ticks = _cpu_ticks(activity.pid, activity.native_thread_id)
+            if ticks != activity.cpu_ticks:
+                activity.cpu_ticks, activity.cpu_seen_at = ticks, now
+                return False
+            if now - activity.cpu_seen_at < CPU_IDLE_STALL_S:
+                return False
+        self.stall_advances += 1
+        if self.stall_advances == 1 or self.stall_advances % 1000 == 0:
+            names = ", ".join(token for token, _ in running)
+            logger.warning("Clock advanced past idle actors waiting outside the clock: %s", names)
+        return True
+
+
+def _cpu_ticks(pid: int | None, native_thread_id: int | None) -> int:
+    """utime + stime of a process, or of a thread of this process, from /proc (-2 where unreadable)."""
+    if pid is not None:
+        path = f"/proc/{pid}/stat"
+    elif native_thread_id is not None:
+        path = f"/proc/{os.getpid()}/task/{native_thread_id}/stat"
+    else:
+        return -2
+    try:
+        with open(path) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+    except (OSError, IndexError, ValueError):
+        return -2

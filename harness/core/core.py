@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from harness.core.clock import ScaledClock
+from harness.core.clock import Clock, ScaledClock, VirtualClock
 from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 from harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
 from harness.core.ipc_server import IPCError, IPCServer
@@ -43,6 +43,16 @@ ResourceFetcher = Callable[[MLResource], Path]
 MessageSink = Callable[[str, bytes], None]
 
 
+def make_clock(mode: str, workdir: Path) -> Clock:
+    """The clock of a mode: `fast` is simulated time that jumps when everything waits (VirtualClock);
+    `faithful` is real time (ScaledClock at scale 1)."""
+    if mode == "fast":
+        return VirtualClock(Path(workdir) / "clock.bin")
+    if mode == "faithful":
+        return ScaledClock(1.0)
+    raise ValueError(f"unknown core mode {mode!r}: choose fast or faithful")
+
+
 def local_resource(resource: MLResource) -> Path:
     """Default resource source: the group's `local_source` file (the zip the deployment uploads)."""
     if resource.local_source is None:
@@ -56,7 +66,7 @@ class EmulatedCore:
         group: GroupDefinition,
         workdir: Path,
         *,
-        clock: ScaledClock | None = None,
+        clock: Clock | None = None,
         cpu_temperature_c: float = 55.0,
         fetch_resource: ResourceFetcher = local_resource,
         cloud_sink: MessageSink | None = None,
@@ -112,7 +122,7 @@ class EmulatedCore:
                 log_path=self.function_log_path(definition.name),
                 python_path=[code_root],
             )
-            host = FunctionHost(config, self._core_environment(), self.clock.scale)
+            host = FunctionHost(config, self._core_environment(), self.clock)
             self.functions[definition.name] = host
             self._by_arn[arn] = host
         for host in self.functions.values():
@@ -134,6 +144,7 @@ class EmulatedCore:
         if self.started:
             self._supervisor.join(timeout=5)
         self._ipc.stop()
+        self.clock.stop()
         if self._log_handler is not None:
             logging.getLogger("raincheck.core").removeHandler(self._log_handler)
             self._log_handler.close()
@@ -208,12 +219,28 @@ class EmulatedCore:
         if invocation is None:
             return None
         try:
-            result = invocation.result.result(timeout=timeout_s)
+            with self.clock.blocked(token):  # the caller waits for another function: not running
+                result = invocation.result.result(timeout=timeout_s)
         except FutureTimeout:
             return WorkResult(b'{"errorMessage": "no result in time"}', "Unhandled")
         with self._results_lock:
             self._results.pop(invocation_id, None)
         return result
+
+    def clock_sleep(self, token: str, seconds: float) -> None:
+        """A thread of a Lambda process sleeps in simulated time (fast mode)."""
+        self._caller(token)
+        self.clock.sleep_for(token, seconds)
+
+    def clock_thread(self, token: str, event: str) -> None:
+        """A Lambda process started or ended a thread: the clock counts it as an actor."""
+        self._caller(token)
+        if event == "start":
+            self.clock.thread_started(token)
+        elif event == "end":
+            self.clock.thread_ended(token)
+        else:
+            raise IPCError(400, f"unknown thread event {event!r}")
 
     def next_work(self, token: str, function_arn: str) -> Invocation | None:
         host = self._by_arn.get(function_arn)

@@ -23,6 +23,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.clock import Clock, ScaledClock
 from harness.core.runtime_modules import RUNTIME_MODULES_DIR
 
 RUNTIME_SCRIPT = RUNTIME_MODULES_DIR / "raincheck_lambda_runtime.py"
@@ -56,6 +57,7 @@ class Container:
     process: subprocess.Popen
     current: Invocation | None = None
     idle: bool = False
+    timeout_alarm: object | None = None
 
 
 @dataclass
@@ -75,11 +77,11 @@ class FunctionHost:
     """Runs one Lambda function's containers and hands them their work."""
 
     def __init__(
-        self, config: FunctionConfig, core_environment: dict[str, str], time_scale: float = 1.0
+        self, config: FunctionConfig, core_environment: dict[str, str], clock: Clock | None = None
     ) -> None:
         self.config = config
         self.core_environment = core_environment
-        self.time_scale = time_scale
+        self.clock = clock or ScaledClock(1.0)
         self.logger = logging.getLogger(f"raincheck.core.functions.{config.name}")
         self.queue: deque[Invocation] = deque()
         self.containers: dict[str, Container] = {}
@@ -105,6 +107,7 @@ class FunctionHost:
         with self.condition:
             for invocation in self.queue:
                 _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
+            self.clock.queued(-len(self.queue))
             self.queue.clear()
 
     def busy(self) -> bool:
@@ -122,6 +125,7 @@ class FunctionHost:
                 _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
                 return
             self.queue.append(invocation)
+            self.clock.queued(+1)
             idle = any(c.idle for c in self.containers.values())
             if not idle and not self.config.pinned and len(self.containers) < MAX_ON_DEMAND_CONTAINERS:
                 self._spawn()
@@ -134,14 +138,19 @@ class FunctionHost:
             if container is None:
                 return None
             container.idle = True
-            while not self.queue and not self.stopping:
-                self.condition.wait()
+            with self.clock.blocked(token):
+                while not self.queue and not self.stopping:
+                    self.condition.wait()
             if self.stopping:
                 return None
             invocation = self.queue.popleft()
+            self.clock.queued(-1)  # after the container counts as running again: no idle gap
             container.idle = False
             container.current = invocation
             invocation.started_at = time.monotonic()
+            container.timeout_alarm = self.clock.call_at(
+                self.clock.time() + self.config.timeout_s, lambda: self._time_out(container, invocation)
+            )
             return invocation
 
     def complete(self, token: str, invocation_id: str, result: WorkResult) -> bool:
@@ -150,37 +159,47 @@ class FunctionHost:
             if container is None or container.current is None or container.current.id != invocation_id:
                 return False
             invocation, container.current = container.current, None
+            self.clock.cancel(container.timeout_alarm)
         _finish(invocation, result)
         return True
 
     # -- supervision (called periodically by the core) ---------------------------------------------
     def check(self) -> None:
-        """Enforce timeouts, notice dead containers, restart pinned ones."""
+        """Notice dead containers (restarting pinned ones) and enforce timeouts in wall time: the clock's
+        own alarm ends an invocation in simulated time; this guard catches work that never yields to it."""
         now = time.monotonic()
-        timeout_real_s = self.config.timeout_s / self.time_scale
+        timeout_wall_s = self.config.timeout_s / self.clock.wall_scale
         with self.condition:
             containers = list(self.containers.values())
         for container in containers:
             invocation = container.current
-            if invocation and invocation.started_at and now - invocation.started_at > timeout_real_s:
-                self.timeouts += 1
-                self.logger.error(
-                    "Function %s timed out after %.1f s: invocation %s ended, container killed",
-                    self.config.name,
-                    self.config.timeout_s,
-                    invocation.id,
-                )
-                _terminate(container.process)
-                self._on_exit(container, f"Task timed out after {self.config.timeout_s:.2f} seconds")
+            if invocation and invocation.started_at and now - invocation.started_at > timeout_wall_s:
+                self._time_out(container, invocation)
             elif container.process.poll() is not None:
                 self._on_exit(container, f"Process exited with code {container.process.returncode}")
+
+    def _time_out(self, container: Container, invocation: Invocation) -> None:
+        with self.condition:
+            if container.current is not invocation:
+                return  # finished in the meantime
+        self.timeouts += 1
+        self.logger.error(
+            "Function %s timed out after %.1f s: invocation %s ended, container killed",
+            self.config.name,
+            self.config.timeout_s,
+            invocation.id,
+        )
+        _terminate(container.process)
+        self._on_exit(container, f"Task timed out after {self.config.timeout_s:.2f} seconds")
 
     def _on_exit(self, container: Container, reason: str) -> None:
         with self.condition:
             if self.containers.pop(container.token, None) is None:
                 return
             invocation, container.current = container.current, None
+            self.clock.cancel(container.timeout_alarm)
             restart = self.config.pinned and not self.stopping
+        self.clock.process_ended(container.token)
         if invocation is not None:
             message = json.dumps({"errorMessage": reason}).encode()
             _finish(invocation, WorkResult(message, "Unhandled"))
@@ -189,7 +208,7 @@ class FunctionHost:
         self.logger.error("Function %s container ended: %s", self.config.name, reason)
         if restart:
             self.restarts += 1
-            threading.Timer(PINNED_RESTART_DELAY_S / self.time_scale, self._restart_pinned).start()
+            threading.Timer(PINNED_RESTART_DELAY_S / self.clock.wall_scale, self._restart_pinned).start()
 
     def _restart_pinned(self) -> None:
         with self.condition:
@@ -215,6 +234,7 @@ class FunctionHost:
             }
         )
         log = open(self.config.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        self.clock.process_started(token)  # before it runs: its start-up counts as activity
         try:
             process = subprocess.Popen(
                 [sys.executable, str(RUNTIME_SCRIPT)],
@@ -224,8 +244,12 @@ class FunctionHost:
                 stderr=log,
                 cwd=str(self.config.python_path[0]),
             )
+        except OSError:
+            self.clock.process_ended(token)
+            raise
         finally:
             log.close()
+        self.clock.attach_pid(token, process.pid)
         container = Container(token=token, process=process)
         self.containers[token] = container
         return container

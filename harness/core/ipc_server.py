@@ -21,6 +21,7 @@ from typing import Protocol
 from harness.core.functions import Invocation, WorkResult
 
 PREFIX = "/2016-11-01/functions/"
+CLOCK_PREFIX = "/raincheck/clock/"
 logger = logging.getLogger("raincheck.core.ipc")
 
 
@@ -31,6 +32,8 @@ class Dispatcher(Protocol):
     def complete_work(
         self, token: str, function_arn: str, invocation_id: str, result: WorkResult
     ) -> bool: ...
+    def clock_sleep(self, token: str, seconds: float) -> None: ...
+    def clock_thread(self, token: str, event: str) -> None: ...
 
 
 class IPCError(Exception):
@@ -41,7 +44,8 @@ class IPCError(Exception):
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
-    protocol_version = "HTTP/1.1"
+    protocol_version = "HTTP/1.1"  # kept-alive connections: one per Lambda thread, not one per call
+    disable_nagle_algorithm = True  # headers and body go out as separate writes; don't wait for an ACK
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s " + format, self.address_string(), *args)
@@ -67,8 +71,28 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def _serve_clock(self) -> None:
+        """raincheck's own extension of the IPC: the simulated clock of fast mode (not on a real core)."""
+        token = self.headers.get("Authorization", "")
+        body = self._body().decode("utf-8", "replace")
+        dispatcher = self.server.dispatcher
+        if self.path == CLOCK_PREFIX + "sleep":
+            try:
+                seconds = float(body)
+            except ValueError:
+                raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {body!r}") from None
+            dispatcher.clock_sleep(token, seconds)
+        elif self.path == CLOCK_PREFIX + "thread":
+            dispatcher.clock_thread(token, body)
+        else:
+            raise IPCError(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
+        self._answer(HTTPStatus.OK)
+
     def _serve(self, method: str) -> None:
         try:
+            if method == "POST" and self.path.startswith(CLOCK_PREFIX):
+                self._serve_clock()
+                return
             arn, is_work = self._route()
             token = self.headers.get("Authorization", "")
             dispatcher = self.server.dispatcher

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.core import EmulatedCore
+from harness.core.clock import VirtualClock
+from harness.core.core import EmulatedCore, make_clock
 from harness.group import load_group
 
 PROBE = """
@@ -25,7 +26,9 @@ client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid()}))
 def function_handler(event, context):
     out = {"subject": context.client_context.custom["subject"], "pid": os.getpid()}
     if "sleep" in event:
+        out["before"] = time.time()
         time.sleep(event["sleep"])
+        out["after"] = time.time()
     if event.get("crash"):
         os._exit(3)
     if event.get("read_sys"):
@@ -97,8 +100,8 @@ class Observer:
         return [payload for t, payload in self.messages if t == topic]
 
 
-@pytest.fixture
-def core(tmp_path: Path):
+@pytest.fixture(params=["fast", "faithful"])
+def core(request, tmp_path: Path):
     root = tmp_path / "project"
     (root / "probes").mkdir(parents=True)
     (root / "probes" / "__init__.py").write_text("")
@@ -111,7 +114,8 @@ def core(tmp_path: Path):
     (root / "fixtures" / "group.yaml").write_text(GROUP)
     group = load_group(root / "fixtures" / "group.yaml", project_root=root)
     observer = Observer()
-    with EmulatedCore(group, tmp_path / "core", package_root=root) as running:
+    clock = make_clock(request.param, tmp_path / "core")
+    with EmulatedCore(group, tmp_path / "core", package_root=root, clock=clock) as running:
         running.connect_device("observer", observer)
         running.observer = observer
         yield running
@@ -180,3 +184,13 @@ def test_a_rejected_shadow_update_arrives_as_greengrasssdk_shadow_error(core):
     (out,) = core.observer.wait_for("probe/out")
     assert "error code 400" in out["shadow_error"] and "Missing required node: state" in out["shadow_error"]
     assert core.shadow_store.document("sensor") is None
+
+
+def test_a_lambdas_sleep_takes_simulated_time(core):
+    send(core, "probe/ondemand", {"sleep": 1.5})
+    (out,) = core.observer.wait_for("probe/out")
+    slept = out["after"] - out["before"]
+    if isinstance(core.clock, VirtualClock):
+        assert slept == pytest.approx(1.5, abs=1e-9)  # exact: time jumps, nothing else ran meanwhile
+    else:
+        assert slept >= 1.5

@@ -27,7 +27,6 @@ def result(tmp_path_factory):
     return run_pipeline(
         readings=READINGS,
         seed=SEED,
-        time_scale=10.0,
         workdir=tmp_path_factory.mktemp("run"),
         progress=lambda _: None,
     )

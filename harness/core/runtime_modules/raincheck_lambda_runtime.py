@@ -16,8 +16,11 @@ import importlib
 import io
 import json
 import logging
+import mmap
 import os
+import struct
 import sys
+import threading
 import time
 import traceback
 import uuid
@@ -50,12 +53,21 @@ def configure_logging():
 
 
 def install_clock(environ):
-    scale = float(environ.get("RAINCHECK_CLOCK_SCALE", "1"))
-    if scale == 1.0:
-        return
+    """Make this process follow the core's clock: `time.time/monotonic/sleep` and timed
+    `threading.Event.wait` (a common way to write a Lambda's period) use simulated time."""
+    kind = environ.get("RAINCHECK_CLOCK", "scaled")
+    if kind == "virtual":
+        _install_virtual_clock(environ["RAINCHECK_CLOCK_FILE"])
+    elif float(environ.get("RAINCHECK_CLOCK_SCALE", "1")) != 1.0:
+        _install_scaled_clock(environ)
+
+
+def _install_scaled_clock(environ):
+    scale = float(environ["RAINCHECK_CLOCK_SCALE"])
     origin_wall = float(environ["RAINCHECK_CLOCK_ORIGIN_WALL_S"])
     origin_monotonic = float(environ["RAINCHECK_CLOCK_ORIGIN_MONOTONIC_S"])
     real_monotonic, real_sleep = time.monotonic, time.sleep
+    real_event_wait = threading.Event.wait
 
     def scaled_time():
         return origin_wall + (real_monotonic() - origin_monotonic) * scale
@@ -68,7 +80,63 @@ def install_clock(environ):
             raise ValueError("sleep length must be non-negative")
         real_sleep(seconds / scale)
 
+    def scaled_event_wait(self, timeout=None):
+        return real_event_wait(self, None if timeout is None else timeout / scale)
+
     time.time, time.monotonic, time.sleep = scaled_time, scaled_monotonic, scaled_sleep
+    threading.Event.wait = scaled_event_wait
+
+
+def _install_virtual_clock(clock_file):
+    """Discrete-event time: reading it is a look at the core's clock file; sleeping asks the core, which
+    wakes us when simulated time gets there. Threads are announced so the core knows who may still act."""
+    with open(clock_file, "rb") as shared:
+        view = mmap.mmap(shared.fileno(), struct.calcsize("<d"), access=mmap.ACCESS_READ)
+    ipc = IPCClient()
+    real_sleep = time.sleep
+    real_start = threading.Thread.start
+
+    def virtual_time():
+        return struct.unpack_from("<d", view, 0)[0]
+
+    def virtual_sleep(seconds):
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        if seconds == 0:
+            real_sleep(0)
+        else:
+            ipc.clock_sleep(seconds)
+
+    def virtual_event_wait(self, timeout=None):
+        # A timed wait sleeps its whole timeout in simulated time, then reports the flag: an early
+        # set() is seen at the end of the timeout, not at once (documented limitation of fast mode).
+        if timeout is None or self.is_set():
+            return real_event_wait(self, timeout)
+        virtual_sleep(max(0.0, timeout))
+        return self.is_set()
+
+    def announced_start(thread):
+        ipc.clock_thread("start")
+        run = thread.run
+
+        def run_and_announce_end():
+            try:
+                run()
+            finally:
+                ipc.clock_thread("end")
+
+        thread.run = run_and_announce_end
+        try:
+            real_start(thread)
+        except Exception:
+            ipc.clock_thread("end")
+            raise
+
+    real_event_wait = threading.Event.wait
+    time.time = time.monotonic = virtual_time
+    time.sleep = virtual_sleep
+    threading.Event.wait = virtual_event_wait
+    threading.Thread.start = announced_start
 
 
 def install_sysfs(environ):

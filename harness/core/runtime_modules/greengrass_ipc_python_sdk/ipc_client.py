@@ -8,6 +8,8 @@ runs inside Lambda processes whose only guaranteed dependency is greengrasssdk.
 
 import http.client
 import logging
+import socket
+import threading
 import urllib.parse
 from collections import namedtuple
 
@@ -30,6 +32,7 @@ class IPCClient:
         self.endpoint = endpoint
         self.port = int(port or GG_DAEMON_PORT)
         self.auth_token = AUTH_TOKEN
+        self._local = threading.local()  # one kept-alive connection per thread
 
     # -- used by greengrasssdk ---------------------------------------------------------------------
     def post_work(self, function_arn, payload, client_context, invocation_type="RequestResponse"):
@@ -79,26 +82,57 @@ class IPCClient:
             function_arn, GetWorkResultOutput(_bytes(handler_err), invocation_id, "Handled")
         )
 
+    # -- raincheck's simulated clock (fast mode); a real core has no such calls ---------------------
+    def clock_sleep(self, seconds):
+        self._request("POST", "/raincheck/clock/sleep", repr(float(seconds)).encode(), {}).read()
+
+    def clock_thread(self, event):
+        self._request("POST", "/raincheck/clock/thread", event.encode(), {}).read()
+
     # -- plumbing ----------------------------------------------------------------------------------
     @staticmethod
     def _functions_path(function_arn):
         return "/2016-11-01/functions/" + urllib.parse.quote(function_arn, safe="")
 
     def _request(self, method, path, body, headers):
+        """One request on this thread's kept-alive connection (callers read the whole answer before the
+        next request). A connection the core closed is opened again once."""
         headers = dict(headers)
         headers["Authorization"] = self.auth_token
-        connection = http.client.HTTPConnection(self.endpoint, self.port, timeout=HTTP_TIMEOUT_S)
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-        except OSError as error:
-            connection.close()
-            raise IPCException(f"IPC {method} {path} failed: {error}") from error
+        for attempt in (1, 2):
+            try:
+                connection = self._connection()
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                break
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as error:
+                self._drop_connection()
+                if attempt == 2:
+                    raise IPCException(f"IPC {method} {path} failed: {error}") from error
+            except OSError as error:
+                self._drop_connection()
+                raise IPCException(f"IPC {method} {path} failed: {error}") from error
         if response.status >= 400:
             detail = response.read().decode("utf-8", "replace")
-            connection.close()
+            self._drop_connection()
             raise IPCException(f"IPC {method} {path} answered {response.status}: {detail}")
         return response
+
+    def _connection(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = http.client.HTTPConnection(self.endpoint, self.port, timeout=HTTP_TIMEOUT_S)
+            connection.connect()
+            # Small request/answer pairs on a kept-alive connection: Nagle would hold each for an ACK.
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._local.connection = connection
+        return connection
+
+    def _drop_connection(self):
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
 
 
 def _bytes(value):
