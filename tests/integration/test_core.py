@@ -74,6 +74,9 @@ subscriptions:
   - {source: function:ondemand, subject: probe/#, target: thing:observer}
   - {source: function:nosys, subject: probe/#, target: thing:observer}
   - {source: function:pinned, subject: probe/#, target: thing:observer}
+  - {source: thing:observer, subject: $aws/things/sensor/shadow/#, target: GGShadowService}
+  - {source: GGShadowService, subject: $aws/things/sensor/shadow/#, target: thing:observer}
+  - {source: GGShadowService, subject: $aws/things/sensor/shadow/update/delta, target: function:nosys}
 """
 
 
@@ -84,7 +87,7 @@ class Observer:
 
     def __call__(self, topic: str, payload: bytes) -> None:
         with self.changed:
-            self.messages.append((topic, json.loads(payload)))
+            self.messages.append((topic, json.loads(payload) if payload else None))
             self.changed.notify_all()
 
     def wait_for(self, topic: str, count: int = 1, timeout_s: float = 30.0) -> list[dict]:
@@ -194,3 +197,27 @@ def test_a_lambdas_sleep_takes_simulated_time(core):
         assert slept == pytest.approx(1.5, abs=1e-9)  # exact: time jumps, nothing else ran meanwhile
     else:
         assert slept >= 1.5
+
+
+def test_shadow_over_mqtt_answers_on_the_response_topics_and_delta_reaches_subscribers(core):
+    topic = "$aws/things/sensor/shadow/update"
+    request = {"state": {"desired": {"led": "on"}}, "clientToken": "t-1"}
+    core.publish("thing:observer", topic, json.dumps(request).encode())
+    (accepted,) = core.observer.wait_for(topic + "/accepted")
+    (delta,) = core.observer.wait_for(topic + "/delta")
+    (documents,) = core.observer.wait_for(topic + "/documents")
+    assert accepted["state"] == {"desired": {"led": "on"}} and accepted["clientToken"] == "t-1"
+    assert delta["state"] == {"led": "on"} and delta["version"] == 1
+    assert documents["current"]["state"]["desired"] == {"led": "on"}
+    # A Lambda subscribed to the delta topic is invoked with the delta document and the topic.
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["subject"] == topic + "/delta"
+
+
+def test_a_rejected_mqtt_request_answers_on_rejected(core):
+    core.publish("thing:observer", "$aws/things/sensor/shadow/update", b"{not json")
+    (rejected,) = core.observer.wait_for("$aws/things/sensor/shadow/update/rejected")
+    assert rejected["code"] == 400 and rejected["message"] == "Invalid JSON"
+    core.publish("thing:observer", "$aws/things/sensor/shadow/get", b"")
+    (missing,) = core.observer.wait_for("$aws/things/sensor/shadow/get/rejected")
+    assert missing["code"] == 404
