@@ -89,6 +89,8 @@ class FunctionHost:
         self.stopping = False
         self.restarts = 0
         self.timeouts = 0
+        self.memory_kills = 0
+        self._warned_no_proc = False
         self.config.log_path.parent.mkdir(parents=True, exist_ok=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -177,6 +179,30 @@ class FunctionHost:
                 self._time_out(container, invocation)
             elif container.process.poll() is not None:
                 self._on_exit(container, f"Process exited with code {container.process.returncode}")
+            else:
+                self._enforce_memory(container)
+
+    def _enforce_memory(self, container: Container) -> None:
+        """A container over its memory limit is killed, as a core's cgroup would. Measured as resident set
+        size from /proc; where /proc is missing the limit cannot be enforced (logged once)."""
+        rss_mb = resident_mb(container.process.pid)
+        if rss_mb is None:
+            if not self._warned_no_proc:
+                self._warned_no_proc = True
+                self.logger.warning(
+                    "Memory limit of %s not enforced: no /proc on this system", self.config.name
+                )
+            return
+        if rss_mb > self.config.memory_mb:
+            self.memory_kills += 1
+            self.logger.error(
+                "Function %s exceeded its memory limit: %.0f MB > %d MB; container killed",
+                self.config.name,
+                rss_mb,
+                self.config.memory_mb,
+            )
+            _terminate(container.process)
+            self._on_exit(container, f"Memory limit of {self.config.memory_mb} MB exceeded ({rss_mb:.0f} MB)")
 
     def _time_out(self, container: Container, invocation: Invocation) -> None:
         with self.condition:
@@ -253,6 +279,18 @@ class FunctionHost:
         container = Container(token=token, process=process)
         self.containers[token] = container
         return container
+
+
+def resident_mb(pid: int) -> float | None:
+    """Resident set size of a process in MB, from /proc/<pid>/status (None where unreadable)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _finish(invocation: Invocation, result: WorkResult) -> None:

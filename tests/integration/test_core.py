@@ -20,6 +20,7 @@ import greengrasssdk
 
 client = greengrasssdk.client("iot-data")
 logger = logging.getLogger(__name__)
+LEAKED = []
 client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid()}))
 
 
@@ -31,6 +32,8 @@ def function_handler(event, context):
         out["after"] = time.time()
     if event.get("crash"):
         os._exit(3)
+    if "leak_mb" in event:
+        LEAKED.append(bytearray(event["leak_mb"] * 1024 * 1024))
     if event.get("read_sys"):
         try:
             with open("/sys/class/thermal/thermal_zone0/temp") as f:
@@ -221,3 +224,15 @@ def test_a_rejected_mqtt_request_answers_on_rejected(core):
     core.publish("thing:observer", "$aws/things/sensor/shadow/get", b"")
     (missing,) = core.observer.wait_for("$aws/things/sensor/shadow/get/rejected")
     assert missing["code"] == 404
+
+
+def test_a_container_over_its_memory_limit_is_killed_and_the_function_goes_on(core):
+    send(core, "probe/ondemand", {"leak_mb": 300})  # the function's limit is the default 128 MB
+    deadline = time.monotonic() + 20
+    while core.functions["ondemand"].memory_kills == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert core.functions["ondemand"].memory_kills == 1
+    assert "exceeded its memory limit" in core.system_log_path.read_text()
+    before = len(core.observer.on("probe/out"))  # 0, or 1 if it published before the check caught it
+    send(core, "probe/ondemand", {})
+    assert len(core.observer.wait_for("probe/out", count=before + 1)) == before + 1
