@@ -13,6 +13,8 @@ from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.readings is None and args.recording is None:
+        args.readings = 12
     from harness.group import GroupError, load_group
     from harness.pipeline import PipelineError, run_pipeline
 
@@ -24,8 +26,9 @@ def _run(args: argparse.Namespace) -> int:
             mode=args.mode,
             group=group,
             workdir=args.workdir,
+            recording=args.recording,
         )
-    except (GroupError, PipelineError, ValueError) as error:
+    except (GroupError, PipelineError, ValueError, OSError) as error:
         print(f"raincheck run: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result.cloud_shadow, indent=2, sort_keys=True))
@@ -67,7 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="simulated sensor -> emulated core -> moto cloud; prints the cloud shadow as JSON"
     )
     run.add_argument(
-        "--readings", type=int, default=12, help="readings to publish, 10 s apart (default 12; a day is 8640)"
+        "--readings",
+        type=int,
+        help="readings to publish, 10 s apart (default: 12 simulated, or every row of --recording)",
+    )
+    run.add_argument(
+        "--recording",
+        type=Path,
+        help="replay this recording (raincheck CSV or the ESP32 BME680 log) instead of the simulated sensor",
     )
     run.add_argument("--seed", type=int, default=7, help="seed of the simulated weather (default 7)")
     run.add_argument(

@@ -40,16 +40,18 @@ def default_group() -> GroupDefinition:
 
 
 def run_pipeline(
-    readings: int = 12,
+    readings: int | None = 12,
     seed: int = 7,
     mode: str = "fast",
     group: GroupDefinition | None = None,
     workdir: Path | None = None,
     prediction_timeout_s: float = 90.0,
+    recording: Path | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> PipelineResult:
-    """Run the pipeline on `readings` simulated readings and return the cloud shadow once it holds a
-    rain_prediction made after the last reading reached the local shadow."""
+    """Run the pipeline on `readings` readings (simulated, or replayed from `recording`: all its rows when
+    `readings` is None) and return the cloud shadow once it holds a rain_prediction made after the last
+    reading reached the local shadow."""
     from device.publisher import Publisher
     from device.sensors import open_sensor
     from harness.cloud.mock import MockCloud
@@ -57,8 +59,10 @@ def run_pipeline(
     from harness.core.core import EmulatedCore, make_clock
     from harness.core.heated_sensor import CpuHeatedSensor
 
-    if readings < 1:
+    if readings is not None and readings < 1:
         raise ValueError("readings must be at least 1")
+    if readings is None and recording is None:
+        raise ValueError("a simulated sensor needs a number of readings")
     group = group or default_group()
     synced = [d.thing for d in group.devices if d.sync_shadow]
     if not synced:
@@ -85,7 +89,12 @@ def run_pipeline(
                 shadow_messages: list[tuple[str, bytes]] = []
                 core.connect_device(thing, lambda topic, payload: shadow_messages.append((topic, payload)))
                 progress(f"core: {len(core.functions)} Lambdas deployed, {mode} mode")
-                sensor = CpuHeatedSensor(open_sensor("simulated", seed=seed), core.cpu_temperature)
+                source = (
+                    open_sensor("recorded", path=recording)
+                    if recording is not None
+                    else open_sensor("simulated", seed=seed)
+                )
+                sensor = CpuHeatedSensor(source, core.cpu_temperature)
                 publisher = Publisher(sensor, CoreTransport(core, thing), sleep=clock.sleep)
                 started = time.monotonic()
                 with clock.actor():
