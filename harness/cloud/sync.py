@@ -11,12 +11,15 @@ import json
 import logging
 import queue
 import threading
+import time
 from typing import Protocol
 
 from harness.core.topics import topic_matches
 
 logger = logging.getLogger("raincheck.core.sync")
 ACCEPTED_FILTER = "$aws/things/+/shadow/update/accepted"
+BATCH_QUIET_S = 0.05
+BATCH_MAX_AGE_S = 0.5
 
 
 class CloudShadows(Protocol):
@@ -64,9 +67,7 @@ class ShadowSync:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            batch = [self._queue.get()]
-            while not self._queue.empty():  # what piled up meanwhile goes out as one update per thing
-                batch.append(self._queue.get_nowait())
+            batch = self._next_batch()
             stopping = None in batch
             pending: dict[str, dict] = {}
             for item in batch:
@@ -82,6 +83,18 @@ class ShadowSync:
                     logger.error("Sync of %s to the cloud failed: %s", thing, error)
             for _ in batch:
                 self._queue.task_done()
+
+    def _next_batch(self) -> list:
+        """Updates that arrive close together go out as one per thing: wait until none came for
+        BATCH_QUIET_S, or the batch is BATCH_MAX_AGE_S old (a connected ShadowManager batches too)."""
+        batch = [self._queue.get()]
+        opened = time.monotonic()
+        while batch[-1] is not None and time.monotonic() - opened < BATCH_MAX_AGE_S:
+            try:
+                batch.append(self._queue.get(timeout=BATCH_QUIET_S))
+            except queue.Empty:
+                break
+        return batch
 
     def flush(self) -> None:
         """Wait until everything accepted so far has been sent to the cloud."""

@@ -18,6 +18,7 @@ import contextlib
 import heapq
 import itertools
 import logging
+import math
 import mmap
 import os
 import struct
@@ -213,10 +214,14 @@ class VirtualClock(Clock):
                 self.process_ended(token)
 
     def sleep_for(self, token: str, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
+        if not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(
+                f"sleep length must be a finite, non-negative number of seconds, got {seconds!r}"
+            )
         wake = threading.Event()
         with self._cv:
+            if self._stopping:
+                return  # the simulation is over: nothing will ever wake a sleeper
             heapq.heappush(self._timers, (self.now + seconds, next(self._sequence), token, wake))
             self._bump(token, blocked=+1)
         wake.wait()  # the clock thread counts us as running again before it sets the event

@@ -68,8 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        # Head and body in one write: one segment per answer on the kept-alive connection.
+        self._headers_buffer.extend((b"\r\n", body))
+        self.flush_headers()
 
     def _serve_clock(self) -> None:
         """raincheck's own extension of the IPC: the simulated clock of fast mode (not on a real core)."""
