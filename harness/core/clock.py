@@ -161,7 +161,7 @@ class VirtualClock(Clock):
     def process_ended(self, token: str) -> None:
         with self._cv:
             self._activity.pop(token, None)
-            self._cv.notify_all()
+            self._settle()
 
     def attach_pid(self, token: str, pid: int) -> None:
         with self._cv:
@@ -178,7 +178,7 @@ class VirtualClock(Clock):
     def queued(self, count: int) -> None:
         with self._cv:
             self._queued += count
-            self._cv.notify_all()
+            self._settle()
 
     @contextlib.contextmanager
     def blocked(self, token: str) -> Iterator[None]:
@@ -265,6 +265,20 @@ class VirtualClock(Clock):
             activity.alive += alive
             activity.blocked += blocked
             activity.cpu_ticks = -1  # a change of activity starts a new idle window
+        self._settle()
+
+    def _settle(self) -> None:
+        """Called with the lock held after every change of activity: when the change left everything
+        waiting, wake the next sleeper right here, saving a hand-off to the clock thread. Scheduled
+        callbacks and the stall escape stay with the clock thread."""
+        while self._timers and self._queued == 0 and not self._stopping:
+            when, sequence, _token, target = self._timers[0]
+            if sequence in self._cancelled:
+                self._cancelled.discard(heapq.heappop(self._timers)[1])
+                continue
+            if not isinstance(target, threading.Event) or self._running():
+                break
+            self._advance()
         self._cv.notify_all()
 
     def _running(self) -> list[tuple[str, _Activity]]:
