@@ -20,8 +20,6 @@ MARKERS = {
     "hardware": "needs a real BME680 on I2C",
     "faithful": "runs the emulated core in faithful mode (real time, one process per Lambda)",
 }
-# fast mode runs the shared clock this many times faster than real time (see harness.core.clock).
-FAST_TIME_SCALE = 10.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,7 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="raincheck_gg_mode",
         choices=("fast", "faithful"),
         default="fast",
-        help="fast: simulated time runs faster than real time; faithful: real time",
+        help="fast: simulated time that jumps whenever everything waits; faithful: real time",
     )
     group.addoption(
         "--sensor-backend",
@@ -90,14 +88,13 @@ def cloud(gg_group):
 def gg_core(gg_group, cloud, tmp_path: Path, pytestconfig: pytest.Config):
     """A deployed, running emulated core for the group, its synced shadows mirrored to `cloud`."""
     from harness.cloud.sync import ShadowSync
-    from harness.core.clock import ScaledClock
-    from harness.core.core import EmulatedCore
+    from harness.core.core import EmulatedCore, make_clock
 
-    scale = FAST_TIME_SCALE if pytestconfig.getoption("raincheck_gg_mode") == "fast" else 1.0
+    workdir = tmp_path / "gg_core"
     core = EmulatedCore(
         gg_group,
-        tmp_path / "gg_core",
-        clock=ScaledClock(scale),
+        workdir,
+        clock=make_clock(pytestconfig.getoption("raincheck_gg_mode"), workdir),
         fetch_resource=cloud.fetch_ml_resource,
         cloud_sink=cloud.publish,
     )
