@@ -58,6 +58,7 @@ class Container:
     current: Invocation | None = None
     idle: bool = False
     timeout_alarm: object | None = None
+    ending: bool = False
 
 
 @dataclass
@@ -194,27 +195,32 @@ class FunctionHost:
                 )
             return
         if rss_mb > self.config.memory_mb:
-            self.memory_kills += 1
+            with self.condition:
+                if container.ending:
+                    return
+                container.ending = True
             self.logger.error(
                 "Function %s exceeded its memory limit: %.0f MB > %d MB; container killed",
                 self.config.name,
                 rss_mb,
                 self.config.memory_mb,
             )
+            self.memory_kills += 1  # after the log line, as for timeouts
             _terminate(container.process)
             self._on_exit(container, f"Memory limit of {self.config.memory_mb} MB exceeded ({rss_mb:.0f} MB)")
 
     def _time_out(self, container: Container, invocation: Invocation) -> None:
         with self.condition:
-            if container.current is not invocation:
-                return  # finished in the meantime
-        self.timeouts += 1
+            if container.current is not invocation or container.ending:
+                return  # finished in the meantime, or already being ended (alarm and wall guard race)
+            container.ending = True
         self.logger.error(
             "Function %s timed out after %.1f s: invocation %s ended, container killed",
             self.config.name,
             self.config.timeout_s,
             invocation.id,
         )
+        self.timeouts += 1  # counted after the log line, so a test that sees the count finds the line
         _terminate(container.process)
         self._on_exit(container, f"Task timed out after {self.config.timeout_s:.2f} seconds")
 
