@@ -15,6 +15,7 @@ from pathlib import Path
 def _run(args: argparse.Namespace) -> int:
     if args.readings is None and args.recording is None:
         args.readings = 12
+    from harness.core.deployment import DeploymentError
     from harness.group import GroupError, load_group
     from harness.pipeline import PipelineError, run_pipeline
 
@@ -28,7 +29,7 @@ def _run(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             recording=args.recording,
         )
-    except (GroupError, PipelineError, ValueError, OSError) as error:
+    except (GroupError, PipelineError, DeploymentError, ValueError, OSError) as error:
         print(f"raincheck run: {error}", file=sys.stderr)
         return 1
     print(json.dumps(result.cloud_shadow, indent=2, sort_keys=True))

@@ -96,11 +96,23 @@ class EmulatedCore:
         self._supervisor = threading.Thread(target=self._supervise, name="gg-supervisor", daemon=True)
         self._log_handler: logging.Handler | None = None
         self.started = False
+        self._ipc_started = False
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> EmulatedCore:
+        """Deploy the group and start its functions; on any failure everything started is stopped again
+        and the error (e.g. DeploymentError for a broken resource) is raised, also logged."""
+        try:
+            return self._start()
+        except BaseException as error:
+            logger.error("Deployment of group %s failed: %s", self.group.name, error)
+            self.stop()
+            raise
+
+    def _start(self) -> EmulatedCore:
         self._open_system_log()
         self._ipc.start()
+        self._ipc_started = True
         resources = self._deploy_resources()
         for definition in self.group.functions:
             arn = definition.arn(self.group.region, self.group.account)
@@ -143,11 +155,14 @@ class EmulatedCore:
             host.stop()
         if self.started:
             self._supervisor.join(timeout=5)
-        self._ipc.stop()
+        if self._ipc_started:
+            self._ipc.stop()
+            self._ipc_started = False
         self.clock.stop()
         if self._log_handler is not None:
             logging.getLogger("raincheck.core").removeHandler(self._log_handler)
             self._log_handler.close()
+            self._log_handler = None
 
     def __enter__(self) -> EmulatedCore:
         return self.start()

@@ -84,3 +84,28 @@ def test_group_definition_drives_the_run():
     group = default_group()
     assert {f.name for f in group.functions} == {"republish", "inference"}
     assert json.dumps([s.subject for s in group.subscriptions]).count("bme680/readings") == 1
+
+
+def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_path):
+    import dataclasses
+
+    from harness.core.deployment import DeploymentError
+
+    broken = tmp_path / "rain_predictor.zip"
+    broken.write_bytes(b"PK\x03\x04 truncated")
+    group = default_group()
+    resources = tuple(
+        dataclasses.replace(r, local_source=broken) if r.id == "rain_predictor" else r
+        for r in group.ml_resources
+    )
+    with pytest.raises(DeploymentError, match="rain_predictor.zip is not a valid zip archive"):
+        run_pipeline(
+            readings=1,
+            group=dataclasses.replace(group, ml_resources=resources),
+            workdir=tmp_path / "run",
+            progress=lambda _: None,
+        )
+    assert (
+        "Deployment of group raincheck failed"
+        in (tmp_path / "run" / "logs" / "system" / "runtime.log").read_text()
+    )
