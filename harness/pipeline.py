@@ -72,7 +72,6 @@ def run_pipeline(
     if workdir is None:
         scratch = tempfile.TemporaryDirectory(prefix="raincheck-run-")
         workdir = Path(scratch.name)
-    clock = make_clock(mode, workdir)
     try:
         with MockCloud(group.region) as cloud:
             for device in group.devices:
@@ -82,6 +81,7 @@ def run_pipeline(
             progress(
                 f"cloud: moto, thing {thing} registered, {len(group.ml_resources)} ML resources uploaded"
             )
+            clock = make_clock(mode, workdir)  # the core owns it from here and stops it
             with EmulatedCore(
                 group, workdir, clock=clock, fetch_resource=cloud.fetch_ml_resource, cloud_sink=cloud.publish
             ) as core:
@@ -101,9 +101,11 @@ def run_pipeline(
                     sent = publisher.run(count=readings)
                 elapsed = time.monotonic() - started
                 progress(f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time")
-                local = _wait_for_fresh_prediction(core, thing, clock, prediction_timeout_s)
-                sync.flush()
-                sync.stop()
+                try:
+                    local = _wait_for_fresh_prediction(core, thing, clock, prediction_timeout_s)
+                    sync.flush()
+                finally:
+                    sync.stop()  # before moto goes away, whatever happened
                 cloud_shadow = cloud.get_shadow(thing)
                 if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
                     raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")

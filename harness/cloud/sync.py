@@ -30,9 +30,21 @@ class Tappable(Protocol):
     def tap(self, topic_filter: str, callback) -> None: ...  # noqa: ANN001
 
 
+def mergeable(first: dict, second: dict) -> bool:
+    """Whether one update can stand for `first` then `second`. Not where `second` sets an object at a
+    path that `first` set to a value or null: applied in order, the old object is gone (deleted or
+    replaced) before `second` merges in; merged, it would survive."""
+    for key, value in second.items():
+        if key not in first or not isinstance(value, dict):
+            continue
+        if not isinstance(first[key], dict) or not mergeable(first[key], value):
+            return False
+    return True
+
+
 def merge_patches(first: dict, second: dict) -> dict:
-    """One shadow update with the effect of `first` then `second`: objects merge key by key, anything
-    else (values, arrays, null deletions) from `second` replaces what `first` had."""
+    """One shadow update with the effect of `first` then `second` (where `mergeable`): objects merge key
+    by key, anything else (values, arrays, null deletions) from `second` replaces what `first` had."""
     merged = dict(first)
     for key, value in second.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
@@ -40,6 +52,17 @@ def merge_patches(first: dict, second: dict) -> dict:
         else:
             merged[key] = value
     return merged
+
+
+def coalesce(documents: list[dict]) -> list[dict]:
+    """Fewest updates with the effect of `documents` applied in order: runs of mergeable ones merged."""
+    updates: list[dict] = []
+    for document in documents:
+        if updates and mergeable(updates[-1], document):
+            updates[-1] = merge_patches(updates[-1], document)
+        else:
+            updates.append(document)
+    return updates
 
 
 class ShadowSync:
@@ -69,20 +92,23 @@ class ShadowSync:
         while not stopping:
             batch = self._next_batch()
             stopping = None in batch
-            pending: dict[str, dict] = {}
+            per_thing: dict[str, list[dict]] = {}
             for item in batch:
                 if item is not None:
-                    thing, document = item
-                    pending[thing] = merge_patches(pending[thing], document) if thing in pending else document
-            for thing, document in pending.items():
-                try:
-                    self.cloud.update_shadow(thing, document)
-                    self.pushed += 1
-                except Exception as error:  # the cloud refused or is unreachable: log, keep syncing the rest
-                    self.failed += 1
-                    logger.error("Sync of %s to the cloud failed: %s", thing, error)
+                    per_thing.setdefault(item[0], []).append(item[1])
+            for thing, documents in per_thing.items():
+                for document in coalesce(documents):
+                    self._push(thing, document)
             for _ in batch:
                 self._queue.task_done()
+
+    def _push(self, thing: str, document: dict) -> None:
+        try:
+            self.cloud.update_shadow(thing, document)
+            self.pushed += 1
+        except Exception as error:  # the cloud refused or is unreachable: log, keep syncing the rest
+            self.failed += 1
+            logger.error("Sync of %s to the cloud failed: %s", thing, error)
 
     def _next_batch(self) -> list:
         """Updates that arrive close together go out as one per thing: wait until none came for

@@ -71,6 +71,10 @@ class Clock:
         """Run `callback` at simulated time `when`, where the clock schedules; None where it does not."""
         return None
 
+    def wall_guard_s(self, timeout_s: float) -> float:
+        """Wall time after which a running invocation is ended whatever the clock says."""
+        return timeout_s / self.wall_scale
+
     def cancel(self, handle: object | None) -> None: ...
 
     def stop(self) -> None: ...
@@ -151,6 +155,11 @@ class VirtualClock(Clock):
 
     def to_env(self) -> dict[str, str]:
         return {"RAINCHECK_CLOCK": "virtual", "RAINCHECK_CLOCK_FILE": str(self.clock_file)}
+
+    def wall_guard_s(self, timeout_s: float) -> float:
+        # Simulated timeouts are the clock's alarms; in wall time a handler also waits while others run
+        # (a TensorFlow import, a stall window), so the guard only catches work that never yields.
+        return max(10 * timeout_s, 60.0)
 
     # -- activity ledger -------------------------------------------------------------------------
     def process_started(self, token: str, pid: int | None = None) -> None:

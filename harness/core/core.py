@@ -88,7 +88,7 @@ class EmulatedCore:
         self.functions: dict[str, FunctionHost] = {}
         self._by_arn: dict[str, FunctionHost] = {}
         self._devices: dict[str, list[MessageSink]] = {}
-        self._results: dict[str, Invocation] = {}
+        self._results: dict[str, tuple[str, Invocation]] = {}  # id -> (invoker's token, invocation)
         self._results_lock = threading.Lock()
         self._client_tokens: set[str] = set()
         self._ipc = IPCServer(self)
@@ -225,22 +225,22 @@ class EmulatedCore:
             host.submit(invocation)
         if invocation.invocation_type == "RequestResponse":
             with self._results_lock:
-                self._results[invocation.id] = invocation
+                self._results[invocation.id] = (token, invocation)
 
     def work_result(self, token: str, invocation_id: str, timeout_s: float) -> WorkResult | None:
         self._caller(token)
         with self._results_lock:
-            invocation = self._results.get(invocation_id)
-        if invocation is None:
-            return None
+            invoker, invocation = self._results.get(invocation_id, (None, None))
+        if invocation is None or invoker != token:
+            return None  # only the invoker may collect a result (404 otherwise)
         try:
             with self.clock.blocked(token):  # the caller waits for another function: not running
-                result = invocation.result.result(timeout=timeout_s)
+                return invocation.result.result(timeout=timeout_s)
         except FutureTimeout:
             return WorkResult(b'{"errorMessage": "no result in time"}', "Unhandled")
-        with self._results_lock:
-            self._results.pop(invocation_id, None)
-        return result
+        finally:
+            with self._results_lock:
+                self._results.pop(invocation_id, None)
 
     def clock_sleep(self, token: str, seconds: float) -> None:
         """A thread of a Lambda process sleeps in simulated time (fast mode)."""

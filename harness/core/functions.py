@@ -59,6 +59,7 @@ class Container:
     idle: bool = False
     timeout_alarm: object | None = None
     ending: bool = False
+    ready: bool = False  # has asked for work at least once (its handler module is imported)
 
 
 @dataclass
@@ -108,6 +109,13 @@ class FunctionHost:
         for container in containers:
             _terminate(container.process)
         with self.condition:
+            for container in containers:
+                self.clock.cancel(container.timeout_alarm)
+                if container.current is not None:
+                    _finish(container.current, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
+                    container.current = None
+                self.clock.process_ended(container.token)
+            self.containers.clear()
             for invocation in self.queue:
                 _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
             self.clock.queued(-len(self.queue))
@@ -129,8 +137,13 @@ class FunctionHost:
                 return
             self.queue.append(invocation)
             self.clock.queued(+1)
-            idle = any(c.idle for c in self.containers.values())
-            if not idle and not self.config.pinned and len(self.containers) < MAX_ON_DEMAND_CONTAINERS:
+            # A new container for each message that no idle or starting container will take, as V1 does.
+            available = sum(1 for c in self.containers.values() if c.idle or not c.ready)
+            if (
+                not self.config.pinned
+                and len(self.queue) > available
+                and len(self.containers) < MAX_ON_DEMAND_CONTAINERS
+            ):
                 self._spawn()
             self.condition.notify_all()
 
@@ -140,12 +153,12 @@ class FunctionHost:
             container = self.containers.get(token)
             if container is None:
                 return None
-            container.idle = True
+            container.idle = container.ready = True
             with self.clock.blocked(token):
-                while not self.queue and not self.stopping:
+                while not self.queue and not self.stopping and self._alive(container):
                     self.condition.wait()
-            if self.stopping:
-                return None
+            if self.stopping or not self._alive(container):
+                return None  # a dead container's pending request must not take work from a live one
             invocation = self.queue.popleft()
             self.clock.queued(-1)  # after the container counts as running again: no idle gap
             container.idle = False
@@ -155,6 +168,9 @@ class FunctionHost:
                 self.clock.time() + self.config.timeout_s, lambda: self._time_out(container, invocation)
             )
             return invocation
+
+    def _alive(self, container: Container) -> bool:
+        return self.containers.get(container.token) is container and not container.ending
 
     def complete(self, token: str, invocation_id: str, result: WorkResult) -> bool:
         with self.condition:
@@ -171,10 +187,12 @@ class FunctionHost:
         """Notice dead containers (restarting pinned ones) and enforce timeouts in wall time: the clock's
         own alarm ends an invocation in simulated time; this guard catches work that never yields to it."""
         now = time.monotonic()
-        timeout_wall_s = self.config.timeout_s / self.clock.wall_scale
+        timeout_wall_s = self.clock.wall_guard_s(self.config.timeout_s)
         with self.condition:
             containers = list(self.containers.values())
         for container in containers:
+            if container.ending:
+                continue  # a timeout or memory kill is ending it, with its own reason
             invocation = container.current
             if invocation and invocation.started_at and now - invocation.started_at > timeout_wall_s:
                 self._time_out(container, invocation)
@@ -188,6 +206,8 @@ class FunctionHost:
         size from /proc; where /proc is missing the limit cannot be enforced (logged once)."""
         rss_mb = resident_mb(container.process.pid)
         if rss_mb is None:
+            if os.path.isdir("/proc/self") or container.process.poll() is not None:
+                return  # exiting (no VmRSS left): the next check sees it gone
             if not self._warned_no_proc:
                 self._warned_no_proc = True
                 self.logger.warning(
@@ -228,6 +248,7 @@ class FunctionHost:
         with self.condition:
             if self.containers.pop(container.token, None) is None:
                 return
+            self.condition.notify_all()  # its pending request for work, if any, must give up
             invocation, container.current = container.current, None
             self.clock.cancel(container.timeout_alarm)
             restart = self.config.pinned and not self.stopping
@@ -240,13 +261,19 @@ class FunctionHost:
         self.logger.error("Function %s container ended: %s", self.config.name, reason)
         if restart:
             self.restarts += 1
-            threading.Timer(PINNED_RESTART_DELAY_S / self.clock.wall_scale, self._restart_pinned).start()
+            # In simulated time where the clock schedules (fast mode), else after a wall-time delay.
+            if self.clock.call_at(self.clock.time() + PINNED_RESTART_DELAY_S, self._restart_pinned) is None:
+                threading.Timer(PINNED_RESTART_DELAY_S / self.clock.wall_scale, self._restart_pinned).start()
 
     def _restart_pinned(self) -> None:
         with self.condition:
-            if not self.stopping and not self.containers:
-                self.logger.info("Restarting pinned function %s", self.config.name)
+            if self.stopping or self.containers:
+                return
+            self.logger.info("Restarting pinned function %s", self.config.name)
+            try:
                 self._spawn()
+            except Exception:
+                self.logger.exception("Restarting pinned function %s failed", self.config.name)
 
     def _spawn(self) -> Container:
         token = secrets.token_hex(16)

@@ -72,10 +72,10 @@ class _Handler(BaseHTTPRequestHandler):
         self._headers_buffer.extend((b"\r\n", body))
         self.flush_headers()
 
-    def _serve_clock(self) -> None:
+    def _serve_clock(self, body_bytes: bytes) -> None:
         """raincheck's own extension of the IPC: the simulated clock of fast mode (not on a real core)."""
         token = self.headers.get("Authorization", "")
-        body = self._body().decode("utf-8", "replace")
+        body = body_bytes.decode("utf-8", "replace")
         dispatcher = self.server.dispatcher
         if self.path == CLOCK_PREFIX + "sleep":
             try:
@@ -92,12 +92,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         try:
             if method == "POST" and self.path.startswith(CLOCK_PREFIX):
-                self._serve_clock()
+                self._serve_clock(self._body())
                 return
+            body = self._body()  # read first: an error answer must leave the kept-alive stream aligned
             arn, is_work = self._route()
             token = self.headers.get("Authorization", "")
             dispatcher = self.server.dispatcher
-            body = self._body()
             if method == "POST" and not is_work:
                 invocation = Invocation(
                     function_arn=arn,

@@ -236,3 +236,16 @@ def test_a_container_over_its_memory_limit_is_killed_and_the_function_goes_on(co
     before = len(core.observer.on("probe/out"))  # 0, or 1 if it published before the check caught it
     send(core, "probe/ondemand", {})
     assert len(core.observer.wait_for("probe/out", count=before + 1)) == before + 1
+
+
+def test_a_pinned_container_killed_while_idle_loses_no_later_message(core):
+    import os
+    import signal
+
+    for round_number in range(1, 4):
+        starts = core.observer.wait_for("probe/started", count=round_number)
+        os.kill(starts[-1]["pid"], signal.SIGKILL)  # dies while waiting for work
+        core.observer.wait_for("probe/started", count=round_number + 1)
+        send(core, "probe/pinned/work", {"round": round_number})
+        outputs = core.observer.wait_for("probe/out", count=round_number)
+        assert outputs[-1]["pid"] == core.observer.on("probe/started")[-1]["pid"]

@@ -160,6 +160,8 @@ def install_sysfs(environ):
 class ClientContext:
     def __init__(self, encoded):
         decoded = json.loads(base64.b64decode(encoded).decode("utf-8")) if encoded else {}
+        if not isinstance(decoded, dict):
+            raise ValueError("client context is not a JSON object")
         self.custom = decoded.get("custom", {})
         self.client = decoded.get("client")
         self.env = decoded.get("env")
@@ -199,10 +201,10 @@ def load_handler(handler_name):
 def serve(handler, ipc, function_arn, timeout_s, memory_mb):
     while True:
         work = ipc.get_work(function_arn)
-        context = LambdaContext(
-            function_arn, work.invocation_id, ClientContext(work.client_context), timeout_s, memory_mb
-        )
-        try:
+        try:  # a malformed client context is this invocation's error, not the runtime's end
+            context = LambdaContext(
+                function_arn, work.invocation_id, ClientContext(work.client_context), timeout_s, memory_mb
+            )
             result = handler(decode_event(work.payload), context)
             payload = json.dumps(result).encode("utf-8")
             error = ""

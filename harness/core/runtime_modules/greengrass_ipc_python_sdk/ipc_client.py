@@ -15,7 +15,9 @@ from collections import namedtuple
 
 from greengrass_common.env_vars import AUTH_TOKEN, GG_DAEMON_PORT
 
-HTTP_TIMEOUT_S = 3600  # a get_work call waits as long as a Lambda is idle
+# No socket timeout: a get_work call waits as long as the Lambda is idle (hours, for a pinned one), and the
+# core, not the client, ends work that takes too long.
+HTTP_TIMEOUT_S = None
 
 WorkItem = namedtuple("WorkItem", ["invocation_id", "payload", "client_context"])
 GetWorkResultOutput = namedtuple("GetWorkResultOutput", ["payload", "invocation_id", "func_err"])
@@ -99,7 +101,8 @@ class IPCClient:
         next request). A connection the core closed is opened again once."""
         headers = dict(headers)
         headers["Authorization"] = self.auth_token
-        for attempt in (1, 2):
+        # Only a GET is sent again on a connection the core closed: a POST may have been served already.
+        for attempt in (1, 2) if method == "GET" else (2,):
             try:
                 connection = self._connection()
                 connection.request(method, path, body=body, headers=headers)
