@@ -61,6 +61,7 @@ class FunctionDefinition:
     sysfs_access: bool
     environment: dict[str, str]
     resources: tuple[str, ...]
+    resource_permissions: dict[str, str] = field(default_factory=dict)  # id -> "ro" | "rw"
 
     def arn(self, region: str, account: str) -> str:
         return f"arn:aws:lambda:{region}:{account}:function:{self.name}"
@@ -234,12 +235,24 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
     for key, value in environment.items():
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise reader.fail(f"environment variable {key!r} must be a string or number, got {value!r}")
-    attached = tuple(reader.get("resources", list, []))
-    for resource_id in attached:
+    attached: list[str] = []
+    permissions: dict[str, str] = {}
+    for item in reader.get("resources", list, []):
+        # `- standardiser` (read-only, as Greengrass defaults ML resources) or `- {id: x, permission: rw}`
+        if isinstance(item, dict):
+            access = _Reader(source, item, f"resource of function {name!r}")
+            access.check_keys({"id", "permission"})
+            resource_id, permission = access.get("id", str), access.get("permission", str, "ro")
+        else:
+            resource_id, permission = item, "ro"
         if resource_id not in resource_ids:
             raise reader.fail(
                 f"unknown resource {resource_id!r}; defined: {', '.join(sorted(resource_ids)) or 'none'}"
             )
+        if permission not in ("ro", "rw"):
+            raise reader.fail(f"permission of resource {resource_id!r} must be ro or rw, got {permission!r}")
+        attached.append(resource_id)
+        permissions[resource_id] = permission
     return FunctionDefinition(
         name=name,
         handler=handler,
@@ -249,7 +262,8 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
         memory_mb=memory_mb,
         sysfs_access=reader.get("sysfs_access", bool, False),
         environment={key: str(value) for key, value in environment.items()},
-        resources=attached,
+        resources=tuple(attached),
+        resource_permissions=permissions,
     )
 
 

@@ -109,3 +109,13 @@ def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_pat
         "Deployment of group raincheck failed"
         in (tmp_path / "run" / "logs" / "system" / "runtime.log").read_text()
     )
+
+
+@pytest.mark.faithful
+def test_the_chain_in_faithful_mode_real_time(tmp_path):
+    result = run_pipeline(readings=1, seed=SEED, mode="faithful", workdir=tmp_path, progress=lambda _: None)
+    reported = result.cloud_shadow["state"]["reported"]
+    first = open_sensor("simulated", seed=SEED).read()
+    assert reported["rain_prediction"] in (0, 1)
+    assert reported["pressure"] == pytest.approx(first.pressure_hpa)
+    assert reported["temperature"] == pytest.approx(first.temperature_c, abs=0.02)

@@ -13,6 +13,7 @@ def test_the_application_group_loads():
     republish, inference = group.function("republish"), group.function("inference")
     assert not republish.pinned and republish.sysfs_access and republish.timeout_s >= 10
     assert inference.pinned and inference.resources == ("standardiser", "rain_predictor")
+    assert inference.resource_permissions == {"standardiser": "ro", "rain_predictor": "ro"}
     assert group.ml_resource("standardiser").destination == "/ggml/tensorflow/standardiser"
     assert all("greengrass" in r.s3_uri for r in group.ml_resources)
     assert [d.thing for d in group.devices if d.sync_shadow] == ["bme680_sensor"]
@@ -93,3 +94,15 @@ def test_unparsable_yaml_and_missing_file(tmp_path):
         load_group(write(tmp_path, "group: [unclosed\n"), project_root=PROJECT)
     with pytest.raises(GroupError, match="cannot read"):
         load_group(tmp_path / "nope.yaml")
+
+
+RESOURCE = "resources:\n  ml:\n    - {id: model, s3_uri: s3://b-greengrass/m.zip, destination: /ggml/m}\n"
+
+
+def test_a_resource_permission_must_be_ro_or_rw(tmp_path):
+    attach = "    code: lambdas/republish\n    resources: [{id: model, permission: rwx}]\n"
+    text = GOOD.replace("    code: lambdas/republish\n", attach).replace(
+        "subscriptions:", RESOURCE + "subscriptions:"
+    )
+    with pytest.raises(GroupError, match="permission of resource 'model' must be ro or rw, got 'rwx'"):
+        load_group(write(tmp_path, text), project_root=PROJECT)
