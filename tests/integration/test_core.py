@@ -42,9 +42,11 @@ def function_handler(event, context):
             logger.error("no /sys access: %s", error)
             out["cpu_error"] = "PermissionError"
     if "shadow" in event:
+        out["shadow_call_started"] = time.time()
         try:
             client.update_thing_shadow(thingName="sensor", payload=json.dumps(event["shadow"]))
             out["shadow"] = json.loads(client.get_thing_shadow(thingName="sensor")["payload"])["version"]
+            out["shadow_call_ended"] = time.time()
         except Exception as error:
             logger.error("shadow call failed: %s", error)
             out["shadow_error"] = str(error)
@@ -249,3 +251,22 @@ def test_a_pinned_container_killed_while_idle_loses_no_later_message(core):
         send(core, "probe/pinned/work", {"round": round_number})
         outputs = core.observer.wait_for("probe/out", count=round_number)
         assert outputs[-1]["pid"] == core.observer.on("probe/started")[-1]["pid"]
+
+
+@pytest.mark.parametrize("core", ["fast"], indirect=True)  # only simulated time could jump during a call
+def test_simulated_time_stands_still_during_a_shadow_call(core):
+    woke = threading.Event()
+
+    def harness_actor() -> None:  # has a timer due soon: the clock would jump to it if allowed
+        with core.clock.actor():
+            core.clock.sleep(0.25)
+            woke.set()
+
+    with core.clock.actor():  # hold the clock until the probe's invocation is queued
+        threading.Thread(target=harness_actor, daemon=True).start()
+        time.sleep(0.2)
+        send(core, "probe/ondemand", {"shadow": {"state": {"reported": {"temperature": 1}}}})
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["shadow"] == 1
+    assert out["shadow_call_ended"] == out["shadow_call_started"]
+    assert woke.wait(10)
