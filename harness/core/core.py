@@ -4,8 +4,8 @@
         core.publish("thing:bme680_sensor", "bme680/readings", b'{"sequence": 0, ...}')
 
 Lambdas run unmodified in their own processes and reach the core only through greengrasssdk and the
-runtime's HTTP IPC. The shadow service answers both doors: greengrasssdk calls (`GGShadowService`) and MQTT
-requests routed to it.
+runtime's IPC (HTTP, or raincheck's cheaper frames in fast mode). The shadow service answers both doors:
+greengrasssdk calls (`GGShadowService`) and MQTT requests routed to it.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from harness.core.clock import Clock, ScaledClock, VirtualClock
+from harness.core.clock import Clock, Lease, ScaledClock, VirtualClock
 from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 from harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
 from harness.core.ipc_server import IPCError, IPCServer
@@ -71,6 +71,7 @@ class EmulatedCore:
         fetch_resource: ResourceFetcher = local_resource,
         cloud_sink: MessageSink | None = None,
         package_root: Path | None = None,
+        ipc_wire: str | None = None,
     ) -> None:
         self.group = group
         self.workdir = Path(workdir)
@@ -78,6 +79,11 @@ class EmulatedCore:
         self.fetch_resource = fetch_resource
         self.cloud_sink = cloud_sink
         self.package_root = package_root or _package_root()
+        # The Lambdas' IPC wire: frames where time is simulated (IPC round trips are then most of the
+        # wall time), the HTTP contract otherwise. Both carry the same calls (harness.core.ipc_server).
+        self.ipc_wire = ipc_wire or ("frames" if isinstance(self.clock, VirtualClock) else "http")
+        if self.ipc_wire not in ("http", "frames"):
+            raise ValueError(f"unknown IPC wire {self.ipc_wire!r}: choose http or frames")
         self.logs_dir = self.workdir / "logs"
         self.cpu_temperature = CpuTemperature(self.workdir / "sysfs", cpu_temperature_c)
         self.shadow_store = ShadowStore(clock=self.clock.time)
@@ -244,10 +250,10 @@ class EmulatedCore:
             with self._results_lock:
                 self._results.pop(invocation_id, None)
 
-    def clock_sleep(self, token: str, seconds: float) -> None:
-        """A thread of a Lambda process sleeps in simulated time (fast mode)."""
+    def clock_sleep(self, token: str, seconds: float) -> Lease | None:
+        """A thread of a Lambda process sleeps in simulated time (fast mode), maybe waking with a lease."""
         self._caller(token)
-        self.clock.sleep_for(token, seconds)
+        return self.clock.sleep_for(token, seconds)
 
     def clock_thread(self, token: str, event: str) -> None:
         """A Lambda process started or ended a thread: the clock counts it as an actor."""
@@ -321,6 +327,8 @@ class EmulatedCore:
     def _core_environment(self) -> dict[str, str]:
         env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
         env["GG_DAEMON_PORT"] = str(self._ipc.port)
+        env["RAINCHECK_IPC_WIRE"] = self.ipc_wire
+        env["RAINCHECK_IPC_FRAMES_PORT"] = str(self._ipc.frames_port)
         env["SHADOW_FUNCTION_ARN"] = SHADOW_FUNCTION_ARN
         env["ROUTER_FUNCTION_ARN"] = ROUTER_FUNCTION_ARN
         env["AWS_REGION"] = self.group.region

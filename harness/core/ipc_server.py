@@ -1,27 +1,43 @@
-"""The core's side of the runtime's HTTP IPC on localhost (the contract in DESIGN.md).
+"""The core's side of the runtime IPC on localhost, over two wires that carry the same calls.
+
+HTTP, the contract in DESIGN.md (faithful mode, and greengrasssdk clients in the test process):
 
 POST /2016-11-01/functions/{arn}          post work for a function (answers X-Amz-InvocationId)
 GET  /2016-11-01/functions/{arn}          the result of an invocation (X-Amz-InvocationId in the request)
 GET  /2016-11-01/functions/{arn}/work     a Lambda runtime asks for its next work item (long poll)
 POST /2016-11-01/functions/{arn}/work     a Lambda runtime posts the result of its work item
+POST /raincheck/clock/{sleep,thread}      raincheck's simulated clock (fast mode; not on a real core)
 
-The wire is handled here; what the work means is the dispatcher's business (harness.core.core).
+Frames (fast mode's Lambdas, see runtime_modules/raincheck_frames.py): the same calls as ops `invoke`,
+`result`, `work`, `done`, `sleep`, `thread`. An `invoke` whose result is ready at once (the shadow service,
+the router) carries it in its answer, which saves the `result` round trip.
+
+Each wire only translates; `serve_request` does the work, and what work means is the dispatcher's business
+(harness.core.core).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import math
+import socket
+import socketserver
 import sys
 import threading
 import urllib.parse
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
+from harness.core.clock import Lease
 from harness.core.functions import Invocation, WorkResult
+from harness.core.runtime_modules.raincheck_frames import FrameError, encode_frame, read_frame
 
 PREFIX = "/2016-11-01/functions/"
 CLOCK_PREFIX = "/raincheck/clock/"
+OPS = ("invoke", "result", "work", "done", "sleep", "thread")
 logger = logging.getLogger("raincheck.core.ipc")
 
 
@@ -32,7 +48,7 @@ class Dispatcher(Protocol):
     def complete_work(
         self, token: str, function_arn: str, invocation_id: str, result: WorkResult
     ) -> bool: ...
-    def clock_sleep(self, token: str, seconds: float) -> None: ...
+    def clock_sleep(self, token: str, seconds: float) -> Lease | None: ...
     def clock_thread(self, token: str, event: str) -> None: ...
 
 
@@ -42,98 +58,151 @@ class IPCError(Exception):
         self.status = status
 
 
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+@dataclass
+class Request:
+    """One IPC call, whichever wire brought it."""
+
+    op: str
+    token: str
+    function_arn: str = ""
+    invocation_id: str = ""
+    client_context: str = ""
+    invocation_type: str = "RequestResponse"
+    function_error: str = ""
+    body: bytes = b""
+    seconds: float = 0.0
+    event: str = ""
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes = b""
+    invocation_id: str = ""
+    client_context: str = ""
+    function_error: str = ""
+    result: WorkResult | None = None  # an invocation's result, answered with the invoke itself
+    lease: Lease | None = None  # a sleeper's lease on the simulated clock (harness.core.clock)
+
+
+def serve_request(
+    dispatcher: Dispatcher, request: Request, result_timeout_s: float, inline_results: bool = False
+) -> Answer:
+    """Do one IPC call; errors come back as an Answer with their status, never as an exception."""
+    try:
+        return _serve(dispatcher, request, result_timeout_s, inline_results)
+    except IPCError as error:
+        return Answer(int(error.status), str(error).encode())
+    except Exception as error:  # never let one bad request take the server down
+        logger.exception("IPC request %s failed", request.op)
+        return Answer(HTTPStatus.INTERNAL_SERVER_ERROR, str(error).encode())
+
+
+def _serve(dispatcher: Dispatcher, request: Request, result_timeout_s: float, inline_results: bool) -> Answer:
+    op, token = request.op, request.token
+    if op == "invoke":
+        invocation = Invocation(
+            function_arn=request.function_arn,
+            payload=request.body,
+            client_context=request.client_context,
+            invocation_type=request.invocation_type,
+        )
+        dispatcher.post_work(token, invocation)
+        answer = Answer(HTTPStatus.ACCEPTED, invocation_id=invocation.id)
+        if inline_results and invocation.invocation_type == "RequestResponse" and invocation.result.done():
+            answer.result = dispatcher.work_result(token, invocation.id, 0.0)
+        return answer
+    if op == "result":
+        result = dispatcher.work_result(token, request.invocation_id, result_timeout_s)
+        if result is None:
+            raise IPCError(HTTPStatus.NOT_FOUND, f"no result for invocation {request.invocation_id!r}")
+        return Answer(HTTPStatus.OK, result.payload, function_error=result.function_error)
+    if op == "work":
+        work = dispatcher.next_work(token, request.function_arn)
+        if work is None:
+            raise IPCError(HTTPStatus.SERVICE_UNAVAILABLE, "core is stopping")
+        return Answer(HTTPStatus.OK, work.payload, work.id, work.client_context)
+    if op == "done":
+        result = WorkResult(request.body, request.function_error)
+        if not dispatcher.complete_work(token, request.function_arn, request.invocation_id, result):
+            raise IPCError(HTTPStatus.NOT_FOUND, f"no running invocation {request.invocation_id!r}")
+        return Answer(HTTPStatus.ACCEPTED)
+    if op == "sleep":
+        if not (math.isfinite(request.seconds) and request.seconds >= 0):
+            raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds >= 0, got {request.seconds!r}")
+        return Answer(HTTPStatus.OK, lease=dispatcher.clock_sleep(token, request.seconds))
+    if op == "thread":
+        dispatcher.clock_thread(token, request.event)
+        return Answer(HTTPStatus.OK)
+    raise IPCError(HTTPStatus.NOT_FOUND, f"unknown IPC call {op!r}")
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+class _HTTPHandler(BaseHTTPRequestHandler):
+    server: _HTTPServer
     protocol_version = "HTTP/1.1"  # kept-alive connections: one per Lambda thread, not one per call
     disable_nagle_algorithm = True  # headers and body go out as separate writes; don't wait for an ACK
 
     def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s " + format, self.address_string(), *args)
 
-    def _route(self) -> tuple[str, bool]:
+    def _request(self, method: str, body: bytes) -> Request:
+        token = self.headers.get("Authorization", "")
+        if self.path.startswith(CLOCK_PREFIX) and method == "POST":
+            event = self.path[len(CLOCK_PREFIX) :]
+            text = body.decode("utf-8", "replace")
+            if event == "sleep":
+                try:
+                    return Request("sleep", token, seconds=float(text))
+                except ValueError:
+                    raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {text!r}") from None
+            if event == "thread":
+                return Request("thread", token, event=text)
         if not self.path.startswith(PREFIX):
             raise IPCError(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
         rest = self.path[len(PREFIX) :]
         is_work = rest.endswith("/work")
+        arn = urllib.parse.unquote(rest[: -len("/work")] if is_work else rest)
+        invocation_id = self.headers.get("X-Amz-InvocationId", "")
+        if is_work and method == "GET":
+            return Request("work", token, arn)
         if is_work:
-            rest = rest[: -len("/work")]
-        return urllib.parse.unquote(rest), is_work
+            error = self.headers.get("X-Amz-Function-Error", "")
+            return Request("done", token, arn, invocation_id, function_error=error, body=body)
+        if method == "GET":
+            return Request("result", token, arn, invocation_id)
+        return Request(
+            "invoke",
+            token,
+            arn,
+            client_context=self.headers.get("X-Amz-Client-Context", ""),
+            invocation_type=self.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
+            body=body,
+        )
 
-    def _body(self) -> bytes:
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
-    def _answer(self, status: HTTPStatus, body: bytes = b"", headers: dict[str, str] | None = None) -> None:
-        self.send_response(status)
-        for key, value in (headers or {}).items():
-            self.send_header(key, value)
-        self.send_header("Content-Length", str(len(body)))
+    def _answer(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        if answer.invocation_id:
+            self.send_header("X-Amz-InvocationId", answer.invocation_id)
+        if answer.status == HTTPStatus.OK and answer.invocation_id:
+            self.send_header("X-Amz-Client-Context", answer.client_context)
+        if answer.function_error:
+            self.send_header("X-Amz-Function-Error", answer.function_error)
+        self.send_header("Content-Length", str(len(answer.body)))
         # Head and body in one write: one segment per answer on the kept-alive connection.
-        self._headers_buffer.extend((b"\r\n", body))
+        self._headers_buffer.extend((b"\r\n", answer.body))
         self.flush_headers()
 
-    def _serve_clock(self, body_bytes: bytes) -> None:
-        """raincheck's own extension of the IPC: the simulated clock of fast mode (not on a real core)."""
-        token = self.headers.get("Authorization", "")
-        body = body_bytes.decode("utf-8", "replace")
-        dispatcher = self.server.dispatcher
-        if self.path == CLOCK_PREFIX + "sleep":
-            try:
-                seconds = float(body)
-            except ValueError:
-                raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {body!r}") from None
-            dispatcher.clock_sleep(token, seconds)
-        elif self.path == CLOCK_PREFIX + "thread":
-            dispatcher.clock_thread(token, body)
-        else:
-            raise IPCError(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
-        self._answer(HTTPStatus.OK)
-
     def _serve(self, method: str) -> None:
+        # Read the body first: an error answer must leave the kept-alive stream aligned.
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
         try:
-            if method == "POST" and self.path.startswith(CLOCK_PREFIX):
-                self._serve_clock(self._body())
-                return
-            body = self._body()  # read first: an error answer must leave the kept-alive stream aligned
-            arn, is_work = self._route()
-            token = self.headers.get("Authorization", "")
-            dispatcher = self.server.dispatcher
-            if method == "POST" and not is_work:
-                invocation = Invocation(
-                    function_arn=arn,
-                    payload=body,
-                    client_context=self.headers.get("X-Amz-Client-Context", ""),
-                    invocation_type=self.headers.get("X-Amz-Invocation-Type", "RequestResponse"),
-                )
-                dispatcher.post_work(token, invocation)
-                self._answer(HTTPStatus.ACCEPTED, headers={"X-Amz-InvocationId": invocation.id})
-            elif method == "GET" and not is_work:
-                invocation_id = self.headers.get("X-Amz-InvocationId", "")
-                result = dispatcher.work_result(token, invocation_id, self.server.result_timeout_s)
-                if result is None:
-                    raise IPCError(HTTPStatus.NOT_FOUND, f"no result for invocation {invocation_id!r}")
-                headers = {"X-Amz-Function-Error": result.function_error} if result.function_error else {}
-                self._answer(HTTPStatus.OK, result.payload, headers)
-            elif method == "GET":
-                invocation = dispatcher.next_work(token, arn)
-                if invocation is None:
-                    raise IPCError(HTTPStatus.SERVICE_UNAVAILABLE, "core is stopping")
-                headers = {
-                    "X-Amz-InvocationId": invocation.id,
-                    "X-Amz-Client-Context": invocation.client_context,
-                }
-                self._answer(HTTPStatus.OK, invocation.payload, headers)
-            else:
-                invocation_id = self.headers.get("X-Amz-InvocationId", "")
-                result = WorkResult(body, self.headers.get("X-Amz-Function-Error", ""))
-                if not dispatcher.complete_work(token, arn, invocation_id, result):
-                    raise IPCError(HTTPStatus.NOT_FOUND, f"no running invocation {invocation_id!r}")
-                self._answer(HTTPStatus.ACCEPTED)
+            request = self._request(method, body)
         except IPCError as error:
-            self._answer(error.status, str(error).encode())
-        except Exception as error:  # never let one bad request take the server down
-            logger.exception("IPC request failed")
-            self._answer(HTTPStatus.INTERNAL_SERVER_ERROR, str(error).encode())
+            self._answer(Answer(int(error.status), str(error).encode()))
+            return
+        self._answer(serve_request(self.server.dispatcher, request, self.server.result_timeout_s))
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
         self._serve("GET")
@@ -142,11 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._serve("POST")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    dispatcher: Dispatcher
-    result_timeout_s: float
-
+class _QuietOnResets:
     def handle_error(self, request: object, client_address: object) -> None:
         # A Lambda process killed mid-request (timeout, shutdown) resets its connection: expected, not noise.
         error = sys.exc_info()[1]
@@ -156,22 +221,122 @@ class _Server(ThreadingHTTPServer):
             logger.exception("IPC connection from %s failed", client_address)
 
 
+class _HTTPServer(_QuietOnResets, ThreadingHTTPServer):
+    daemon_threads = True
+    dispatcher: Dispatcher
+    result_timeout_s: float
+
+
+# -- frames ----------------------------------------------------------------------------------------
+class _FramesHandler(socketserver.StreamRequestHandler):
+    server: _FramesServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self) -> None:
+        while True:
+            try:
+                frame = read_frame(self.rfile)
+            except FrameError as error:  # a broken stream cannot be realigned: say why and hang up
+                logger.error("IPC frames from %s: %s; connection closed", self.client_address, error)
+                self._send(Answer(HTTPStatus.BAD_REQUEST, str(error).encode()))
+                return
+            if frame is None:
+                return
+            meta, body = frame
+            try:
+                request = _frame_request(meta, body)
+            except IPCError as error:
+                self._send(Answer(int(error.status), str(error).encode()))
+                continue
+            server = self.server
+            answer = serve_request(server.dispatcher, request, server.result_timeout_s, inline_results=True)
+            self._send(answer)
+
+    def _send(self, answer: Answer) -> None:
+        meta: dict[str, object] = {"status": int(answer.status)}
+        if answer.invocation_id:
+            meta["id"] = answer.invocation_id
+        if answer.client_context:
+            meta["ctx"] = answer.client_context
+        if answer.function_error:
+            meta["err"] = answer.function_error
+        if answer.lease is not None:
+            meta["lease"] = {"until": answer.lease.until, "epoch": answer.lease.epoch}
+        body = answer.body
+        if answer.result is not None:
+            meta["result"] = True
+            if answer.result.function_error:
+                meta["err"] = answer.result.function_error
+            body = answer.result.payload
+        self.wfile.write(encode_frame(meta, body))
+
+
+def _frame_request(meta: dict, body: bytes) -> Request:
+    op = meta.get("op")
+    if op not in OPS:
+        raise IPCError(HTTPStatus.NOT_FOUND, f"unknown IPC call {op!r}")
+    text = {key: meta.get(key, "") for key in ("token", "arn", "id", "ctx", "err", "event")}
+    if not all(isinstance(value, str) for value in text.values()):
+        raise IPCError(HTTPStatus.BAD_REQUEST, f"IPC call {op}: text fields must be strings")
+    seconds = meta.get("seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
+        raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {seconds!r}")
+    invocation_type = meta.get("type", "RequestResponse")
+    return Request(
+        op=op,
+        token=text["token"],
+        function_arn=text["arn"],
+        invocation_id=text["id"],
+        client_context=text["ctx"],
+        invocation_type=invocation_type if isinstance(invocation_type, str) else "RequestResponse",
+        function_error=text["err"],
+        body=body,
+        seconds=float(seconds),
+        event=text["event"],
+    )
+
+
+class _FramesServer(_QuietOnResets, socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    dispatcher: Dispatcher
+    result_timeout_s: float
+
+
 class IPCServer:
-    """The IPC endpoint on 127.0.0.1, on a free port the Lambdas learn from GG_DAEMON_PORT."""
+    """The IPC endpoints on 127.0.0.1, on free ports the Lambdas learn from GG_DAEMON_PORT (HTTP) and
+    RAINCHECK_IPC_FRAMES_PORT (frames)."""
 
     def __init__(self, dispatcher: Dispatcher, result_timeout_s: float = 900.0) -> None:
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.dispatcher = dispatcher
-        self._server.result_timeout_s = result_timeout_s
-        self._thread = threading.Thread(target=self._server.serve_forever, name="gg-ipc", daemon=True)
+        self._servers: list[_HTTPServer | _FramesServer] = [
+            _HTTPServer(("127.0.0.1", 0), _HTTPHandler),
+            _FramesServer(("127.0.0.1", 0), _FramesHandler),
+        ]
+        self._threads = []
+        for server in self._servers:
+            server.dispatcher = dispatcher
+            server.result_timeout_s = result_timeout_s
+            name = "gg-ipc-http" if isinstance(server, _HTTPServer) else "gg-ipc-frames"
+            # A short poll: stop() waits up to one interval per server, and cores stop after every test.
+            serve = functools.partial(server.serve_forever, poll_interval=0.05)
+            self._threads.append(threading.Thread(target=serve, name=name, daemon=True))
 
     @property
     def port(self) -> int:
-        return self._server.server_address[1]
+        return self._servers[0].server_address[1]
+
+    @property
+    def frames_port(self) -> int:
+        return self._servers[1].server_address[1]
 
     def start(self) -> None:
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        for server in self._servers:
+            server.shutdown()
+            server.server_close()

@@ -30,6 +30,12 @@ def function_handler(event, context):
         out["before"] = time.time()
         time.sleep(event["sleep"])
         out["after"] = time.time()
+    if "sleeps" in event:
+        out["before"] = time.time()
+        out["woke"] = []
+        for seconds in event["sleeps"]:
+            time.sleep(seconds)
+            out["woke"].append(time.time())
     if event.get("crash"):
         os._exit(3)
     if "leak_mb" in event:
@@ -270,3 +276,30 @@ def test_simulated_time_stands_still_during_a_shadow_call(core):
     assert out["shadow"] == 1
     assert out["shadow_call_ended"] == out["shadow_call_started"]
     assert woke.wait(10)
+
+
+@pytest.mark.parametrize("core", ["fast"], indirect=True)  # leases exist only on the virtual clock
+def test_a_lambda_sleeping_alone_moves_the_clock_itself_but_never_past_another_timer(core):
+    harness_woke: list[float] = []
+    advances_before = core.clock.advances
+
+    def harness_actor() -> None:  # its timer falls in the middle of the Lambda's sleeps
+        with core.clock.actor():
+            core.clock.sleep(1.1)
+            harness_woke.append(core.clock.time())
+
+    with core.clock.actor():  # hold the clock until the actor sleeps and the probe's message is queued
+        start = core.clock.time()
+        actor = threading.Thread(target=harness_actor, daemon=True)
+        actor.start()
+        time.sleep(0.2)
+        send(core, "probe/ondemand", {"sleeps": [0.25] * 7})  # within its 2 s timeout
+    (out,) = core.observer.wait_for("probe/out")
+    actor.join(10)
+
+    assert out["before"] == start
+    assert out["woke"] == [start + 0.25 * n for n in range(1, 8)]  # exact: nothing drifts
+    assert harness_woke == [start + 1.1]  # the Lambda's leased sleeps stopped short of its timer
+    assert core.clock.leases >= 1
+    # Most of the seven sleeps cost the core nothing: they were the Lambda's own moves of the clock.
+    assert core.clock.advances - advances_before < 5

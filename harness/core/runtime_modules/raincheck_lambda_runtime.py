@@ -29,6 +29,7 @@ from greengrass_common.env_vars import MY_FUNCTION_ARN
 from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException
 
 SYS_PREFIX = "/sys/"
+CLOCK_FILE = struct.Struct("<dQ")  # the virtual now and the lease epoch (harness.core.clock)
 
 
 class GreengrassLogFormatter(logging.Formatter):
@@ -89,12 +90,16 @@ def _install_scaled_clock(environ):
 
 def _install_virtual_clock(clock_file):
     """Discrete-event time: reading it is a look at the core's clock file; sleeping asks the core, which
-    wakes us when simulated time gets there. Threads are announced so the core knows who may still act."""
-    with open(clock_file, "rb") as shared:
-        view = mmap.mmap(shared.fileno(), struct.calcsize("<d"), access=mmap.ACCESS_READ)
+    wakes us when simulated time gets there. Threads are announced so the core knows who may still act.
+
+    A sleep the core answers with a lease (we were the only one running, see harness.core.clock) lets this
+    thread's next sleeps move the clock file itself, up to the lease's end and while its epoch holds."""
+    with open(clock_file, "r+b") as shared:
+        view = mmap.mmap(shared.fileno(), CLOCK_FILE.size)
     ipc = IPCClient()
     real_sleep = time.sleep
     real_start = threading.Thread.start
+    leases = threading.local()
 
     def virtual_time():
         return struct.unpack_from("<d", view, 0)[0]
@@ -104,8 +109,15 @@ def _install_virtual_clock(clock_file):
             raise ValueError("sleep length must be non-negative")
         if seconds == 0:
             real_sleep(0)
-        else:
-            ipc.clock_sleep(seconds)
+            return
+        lease = getattr(leases, "current", None)
+        if lease is not None:
+            now, epoch = CLOCK_FILE.unpack_from(view, 0)
+            until = lease["until"]
+            if epoch == lease["epoch"] and (until is None or now + seconds < until):
+                struct.pack_into("<d", view, 0, now + seconds)
+                return
+        leases.current = ipc.clock_sleep(seconds)
 
     def virtual_event_wait(self, timeout=None):
         # A timed wait sleeps its whole timeout in simulated time, then reports the flag: an early

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.core import clock as clock_module
-from harness.core.clock import CLOCK_FILE_FORMAT, CPU_IDLE_STALL_S, ScaledClock, VirtualClock
+from harness.core.clock import CLOCK_FILE_FORMAT, CPU_IDLE_STALL_S, Lease, ScaledClock, VirtualClock
 
 START = 1000.0
 JOIN_TIMEOUT_S = 10.0
@@ -409,3 +409,65 @@ def test_sleep_after_stop_does_not_hang(tmp_path):
 def test_sleeps_that_are_not_finite_and_non_negative_are_refused(clock, length):
     with pytest.raises(ValueError):
         clock.sleep(length)
+
+
+# -- leases: a sole sleeper may move the clock itself until the next timer ------------------------
+def file_epoch(clock: VirtualClock) -> int:
+    return struct.unpack(CLOCK_FILE_FORMAT, clock.clock_file.read_bytes())[1]
+
+
+def test_a_sole_sleeper_wakes_with_a_lease_until_the_next_timer(clock, no_stall_escape):
+    clock.call_at(START + 5.0, lambda: None)
+    clock.process_started("lambda")
+    lease = clock.sleep_for("lambda", 1.0)  # nothing else runs: woken at once, in this very call
+    assert clock.time() == START + 1.0
+    assert lease == Lease(until=START + 5.0, epoch=file_epoch(clock))
+    assert clock.leases == 1
+
+
+def test_a_lease_holders_own_moves_of_the_clock_file_are_the_core_clocks_time(clock, no_stall_escape):
+    clock.process_started("lambda")
+    lease = clock.sleep_for("lambda", 1.0)
+    assert lease == Lease(until=None, epoch=file_epoch(clock))  # no other timer at all
+    with open(clock.clock_file, "r+b") as shared:  # what the Lambda runtime does for a leased sleep
+        shared.write(struct.pack("<d", START + 4.5))
+    assert clock.time() == START + 4.5
+    called_at: list[float] = []
+    clock.call_at(clock.time() + 1.0, lambda: called_at.append(clock.time()))
+    # The timer is due first: the clock thread runs it, then wakes the sleeper (no lease: not woken here).
+    assert clock.sleep_for("lambda", 2.0) is None
+    assert called_at == [START + 5.5]  # both counted from the time the holder set
+    assert clock.time() == START + 6.5
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda clock: clock.queued(+1),
+        lambda clock: clock.call_at(START + 2.0, lambda: None),
+        lambda clock: clock.process_started("another"),
+        lambda clock: clock.thread_started("lambda"),
+        lambda clock: clock.process_ended("lambda"),
+    ],
+    ids=["work queued", "timer set", "process started", "thread started", "process ended"],
+)
+def test_any_change_the_holder_did_not_make_revokes_the_lease(clock, no_stall_escape, change):
+    clock.call_at(START + 5.0, lambda: None)
+    clock.process_started("lambda")
+    lease = clock.sleep_for("lambda", 1.0)
+    assert lease is not None and lease.epoch == file_epoch(clock)
+    change(clock)
+    assert file_epoch(clock) != lease.epoch
+
+
+def test_no_lease_while_another_actor_runs(clock, no_stall_escape):
+    clock.process_started("lambda")
+    clock.process_started("busy")
+    leases: list[object] = []
+    sleeper = start_thread(lambda: leases.append(clock.sleep_for("lambda", 1.0)), "lambda")
+    other = start_thread(lambda: clock.sleep_for("busy", 3.0), "busy")  # now all wait: lambda wakes
+    join(sleeper)
+    assert leases == [None]  # woken by another's change: it was not alone when it slept
+    clock.process_ended("lambda")
+    join(other)
+    assert clock.time() == START + 3.0

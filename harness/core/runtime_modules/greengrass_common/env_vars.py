@@ -10,3 +10,6 @@ SECRETS_MANAGER_FUNCTION_ARN = os.environ.get(
     "SECRETS_MANAGER_FUNCTION_ARN", "arn:aws:lambda:::function:GGSecretManager"
 )
 GG_DAEMON_PORT = os.environ.get("GG_DAEMON_PORT", "8000")
+# raincheck's emulated core only: which wire the runtime IPC uses (http, or frames in fast mode).
+IPC_WIRE = os.environ.get("RAINCHECK_IPC_WIRE", "http")
+IPC_FRAMES_PORT = os.environ.get("RAINCHECK_IPC_FRAMES_PORT", "")

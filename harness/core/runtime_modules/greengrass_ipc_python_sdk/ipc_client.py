@@ -1,9 +1,11 @@
-"""HTTP IPC between a Lambda process and the (emulated) Greengrass core.
+"""IPC between a Lambda process and the (emulated) Greengrass core.
 
-Contract (DESIGN.md): POST /2016-11-01/functions/{arn} posts work (answer header X-Amz-InvocationId);
-GET on the same path with X-Amz-InvocationId returns its result (X-Amz-Function-Error on failure);
-GET|POST .../functions/{arn}/work is the Lambda runtime's own loop. Standard library only, because it
-runs inside Lambda processes whose only guaranteed dependency is greengrasssdk.
+greengrasssdk calls post_work/get_work_result; the runtime loop calls get_work/post_work_result. Two wires
+carry them (see harness.core.ipc_server): HTTP, the contract in DESIGN.md (POST /2016-11-01/functions/{arn}
+posts work and answers X-Amz-InvocationId; GET on the same path collects the result; .../work is the
+runtime's own loop), and raincheck's frames (fast mode, RAINCHECK_IPC_WIRE=frames), which skip HTTP's
+parsing. Standard library only, because it runs inside Lambda processes whose only guaranteed dependency is
+greengrasssdk.
 """
 
 import http.client
@@ -11,13 +13,16 @@ import logging
 import socket
 import threading
 import urllib.parse
-from collections import namedtuple
+from collections import OrderedDict, namedtuple
 
-from greengrass_common.env_vars import AUTH_TOKEN, GG_DAEMON_PORT
+from greengrass_common.env_vars import AUTH_TOKEN, GG_DAEMON_PORT, IPC_FRAMES_PORT, IPC_WIRE
+from raincheck_frames import FrameError, encode_frame, read_frame
 
 # No socket timeout: a get_work call waits as long as the Lambda is idle (hours, for a pinned one), and the
 # core, not the client, ends work that takes too long.
 HTTP_TIMEOUT_S = None
+# Results the core answered together with their invoke, kept until greengrasssdk asks for them.
+MAX_EARLY_RESULTS = 64
 
 WorkItem = namedtuple("WorkItem", ["invocation_id", "payload", "client_context"])
 GetWorkResultOutput = namedtuple("GetWorkResultOutput", ["payload", "invocation_id", "func_err"])
@@ -30,54 +35,55 @@ class IPCException(Exception):
 
 
 class IPCClient:
-    def __init__(self, endpoint="localhost", port=None):
+    def __init__(self, endpoint="localhost", port=None, wire=None, frames_port=None):
         self.endpoint = endpoint
         self.port = int(port or GG_DAEMON_PORT)
         self.auth_token = AUTH_TOKEN
+        self.wire = wire or IPC_WIRE or "http"
+        self.frames_port = int(frames_port or IPC_FRAMES_PORT or 0)
+        if self.wire not in ("http", "frames") or (self.wire == "frames" and not self.frames_port):
+            raise IPCException(f"unusable IPC wire {self.wire!r} (frames port {self.frames_port})")
         self._local = threading.local()  # one kept-alive connection per thread
+        self._early_results = OrderedDict()
+        self._early_lock = threading.Lock()
 
     # -- used by greengrasssdk ---------------------------------------------------------------------
     def post_work(self, function_arn, payload, client_context, invocation_type="RequestResponse"):
-        headers = {
-            "X-Amz-Client-Context": _text(client_context),
-            "X-Amz-Invocation-Type": invocation_type,
-        }
-        response = self._request("POST", self._functions_path(function_arn), _bytes(payload), headers)
-        invocation_id = response.getheader("X-Amz-InvocationId")
-        response.read()
+        meta, body = self._call(
+            "invoke",
+            {"arn": function_arn, "ctx": _text(client_context), "type": invocation_type},
+            _bytes(payload),
+        )
+        invocation_id = meta.get("id")
         if not invocation_id:
             raise IPCException(f"core did not return an invocation id for {function_arn}")
+        if meta.get("result"):
+            with self._early_lock:
+                self._early_results[invocation_id] = (body, meta.get("err", ""))
+                while len(self._early_results) > MAX_EARLY_RESULTS:
+                    self._early_results.popitem(last=False)
         return invocation_id
 
     def get_work_result(self, function_arn, invocation_id):
-        response = self._request(
-            "GET", self._functions_path(function_arn), b"", {"X-Amz-InvocationId": invocation_id}
-        )
-        body = response.read()
-        return GetWorkResultOutput(
-            payload=body,
-            invocation_id=invocation_id,
-            func_err=response.getheader("X-Amz-Function-Error") or "",
-        )
+        with self._early_lock:
+            early = self._early_results.pop(invocation_id, None)
+        if early is not None:
+            body, error = early
+        else:
+            meta, body = self._call("result", {"arn": function_arn, "id": invocation_id}, b"")
+            error = meta.get("err", "")
+        return GetWorkResultOutput(payload=body, invocation_id=invocation_id, func_err=error or "")
 
     # -- used by the Lambda runtime loop -----------------------------------------------------------
     def get_work(self, function_arn):
-        response = self._request("GET", self._functions_path(function_arn) + "/work", b"", {})
-        body = response.read()
-        return WorkItem(
-            invocation_id=response.getheader("X-Amz-InvocationId"),
-            payload=body,
-            client_context=response.getheader("X-Amz-Client-Context") or "",
-        )
+        meta, body = self._call("work", {"arn": function_arn}, b"")
+        return WorkItem(invocation_id=meta.get("id"), payload=body, client_context=meta.get("ctx", "") or "")
 
     def post_work_result(self, function_arn, work_result):
-        headers = {"X-Amz-InvocationId": work_result.invocation_id}
+        fields = {"arn": function_arn, "id": work_result.invocation_id}
         if work_result.func_err:
-            headers["X-Amz-Function-Error"] = work_result.func_err
-        response = self._request(
-            "POST", self._functions_path(function_arn) + "/work", _bytes(work_result.payload), headers
-        )
-        response.read()
+            fields["err"] = work_result.func_err
+        self._call("done", fields, _bytes(work_result.payload))
 
     def post_handler_err(self, function_arn, invocation_id, handler_err):
         self.post_work_result(
@@ -86,19 +92,95 @@ class IPCClient:
 
     # -- raincheck's simulated clock (fast mode); a real core has no such calls ---------------------
     def clock_sleep(self, seconds):
-        self._request("POST", "/raincheck/clock/sleep", repr(float(seconds)).encode(), {}).read()
+        """Sleep in simulated time; the lease the core granted with the wake-up ({until, epoch}) or None."""
+        meta, _body = self._call("sleep", {"seconds": float(seconds)}, b"")
+        lease = meta.get("lease")
+        return lease if isinstance(lease, dict) else None
 
     def clock_thread(self, event):
-        self._request("POST", "/raincheck/clock/thread", event.encode(), {}).read()
+        self._call("thread", {"event": event}, b"")
 
     # -- plumbing ----------------------------------------------------------------------------------
-    @staticmethod
-    def _functions_path(function_arn):
-        return "/2016-11-01/functions/" + urllib.parse.quote(function_arn, safe="")
+    def _call(self, op, fields, body):
+        """One call on this thread's kept-alive connection: (answer fields, answer body)."""
+        if self.wire == "frames":
+            return self._call_frames(op, fields, body)
+        return self._call_http(op, fields, body)
+
+    def _call_frames(self, op, fields, body):
+        meta = dict(fields, op=op, token=self.auth_token)
+        # As over HTTP, only a call that cannot have been served is sent again on a closed connection.
+        for attempt in (1, 2) if op in ("result", "work") else (2,):
+            try:
+                connection = self._frames_connection()
+                connection.sendall(encode_frame(meta, body))
+                frame = read_frame(self._local.frames_stream)
+                if frame is None:
+                    raise ConnectionResetError("core closed the connection")
+                break
+            except (BrokenPipeError, ConnectionResetError) as error:
+                self._drop_frames_connection()
+                if attempt == 2:
+                    raise IPCException(f"IPC {op} failed: {error}") from error
+            except (OSError, FrameError) as error:
+                self._drop_frames_connection()
+                raise IPCException(f"IPC {op} failed: {error}") from error
+        answer, answer_body = frame
+        status = answer.get("status", 500)
+        if not isinstance(status, int) or status >= 400:
+            detail = answer_body.decode("utf-8", "replace")
+            raise IPCException(f"IPC {op} answered {status}: {detail}")
+        return answer, answer_body
+
+    def _frames_connection(self):
+        connection = getattr(self._local, "frames", None)
+        if connection is None:
+            connection = socket.create_connection((self.endpoint, self.frames_port))
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._local.frames = connection
+            self._local.frames_stream = connection.makefile("rb")
+        return connection
+
+    def _drop_frames_connection(self):
+        connection = getattr(self._local, "frames", None)
+        if connection is not None:
+            self._local.frames_stream.close()
+            connection.close()
+            self._local.frames = None
+
+    def _call_http(self, op, fields, body):
+        path = "/2016-11-01/functions/" + urllib.parse.quote(fields.get("arn", ""), safe="")
+        headers = {}
+        if op == "invoke":
+            method = "POST"
+            headers["X-Amz-Client-Context"] = fields["ctx"]
+            headers["X-Amz-Invocation-Type"] = fields["type"]
+        elif op == "result":
+            method = "GET"
+            headers["X-Amz-InvocationId"] = fields["id"]
+        elif op == "work":
+            method, path = "GET", path + "/work"
+        elif op == "done":
+            method, path = "POST", path + "/work"
+            headers["X-Amz-InvocationId"] = fields["id"]
+            if fields.get("err"):
+                headers["X-Amz-Function-Error"] = fields["err"]
+        elif op == "sleep":
+            method, path, body = "POST", "/raincheck/clock/sleep", repr(fields["seconds"]).encode()
+        else:
+            method, path, body = "POST", "/raincheck/clock/thread", fields["event"].encode()
+        response = self._request(method, path, body, headers)
+        answer_body = response.read()
+        answer = {
+            "id": response.getheader("X-Amz-InvocationId"),
+            "ctx": response.getheader("X-Amz-Client-Context") or "",
+            "err": response.getheader("X-Amz-Function-Error") or "",
+        }
+        return answer, answer_body
 
     def _request(self, method, path, body, headers):
-        """One request on this thread's kept-alive connection (callers read the whole answer before the
-        next request). A connection the core closed is opened again once."""
+        """One HTTP request on this thread's kept-alive connection (callers read the whole answer before
+        the next request). A connection the core closed is opened again once."""
         headers = dict(headers)
         headers["Authorization"] = self.auth_token
         # Only a GET is sent again on a connection the core closed: a POST may have been served already.
