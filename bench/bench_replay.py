@@ -1,10 +1,13 @@
 """Replay speed of the emulated core: readings through both Lambdas, fast mode against faithful mode.
 
     python bench/bench_replay.py [--fast-readings 8640] [--faithful-readings 10] [--recording CSV]
+                                 [--group fixtures/group.yaml] [--group fixtures/group_litert.yaml]
 
 Fast mode (virtual clock) replays the recorded day (fixtures/recordings/simulated_seed1_1day.csv, 8,640
-readings at the tutorial's 10 s period); faithful mode (real time) runs a few readings as the baseline,
-in the same run. Prints wall time, wall time per reading and simulated seconds per wall second.
+readings at the tutorial's 10 s period) once per group given (TensorFlow inference by default); faithful
+mode (real time) runs a few readings as the baseline, in the same run. Prints wall time, wall time per
+reading, simulated seconds per wall second, and the IPC calls per reading that fast mode's wall time goes
+to (sleeps answered with a lease are the clock moves a Lambda made without asking the core).
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from harness.group import load_group
 from harness.paths import fixtures_dir
-from harness.pipeline import run_pipeline
+from harness.pipeline import PipelineResult, run_pipeline
 
 PERIOD_S = 10.0
 
@@ -30,17 +34,22 @@ def head(recording: Path, rows: int, folder: Path) -> Path:
     return target
 
 
-def measure(mode: str, recording: Path, rows: int) -> tuple[float, float]:
+def measure(mode: str, recording: Path, rows: int, group: Path) -> tuple[float, PipelineResult]:
     with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as folder:
         replay = head(recording, rows, Path(folder))
         started = time.monotonic()
         result = run_pipeline(
-            readings=None, recording=replay, mode=mode, workdir=Path(folder) / "run", progress=lambda _: None
+            readings=None,
+            recording=replay,
+            mode=mode,
+            group=load_group(group),
+            workdir=Path(folder) / "run",
+            progress=lambda _: None,
         )
         total = time.monotonic() - started
     if result.readings_published != rows:
         raise SystemExit(f"{mode}: published {result.readings_published} of {rows} readings")
-    return total, result.publish_wall_s
+    return total, result
 
 
 def main() -> int:
@@ -50,20 +59,28 @@ def main() -> int:
     parser.add_argument(
         "--recording", type=Path, default=fixtures_dir() / "recordings" / "simulated_seed1_1day.csv"
     )
+    parser.add_argument("--group", type=Path, action="append", help="repeatable; default fixtures/group.yaml")
     args = parser.parse_args()
-    rows = {"faithful": args.faithful_readings, "fast": args.fast_readings}
-    results = {mode: measure(mode, args.recording, count) for mode, count in rows.items()}
-    header = ("mode", "readings", "wall s", "publish s", "ms/reading", "sim s per wall s")
-    print("{:<9} {:>8} {:>8} {:>10} {:>11} {:>17}".format(*header))
-    for mode, (total, publish) in results.items():
-        count = rows[mode]
+    groups = args.group or [fixtures_dir() / "group.yaml"]
+    runs = [("faithful", groups[0], args.faithful_readings)]
+    runs += [("fast", group, args.fast_readings) for group in groups]
+    header = ("mode", "group", "readings", "wall s", "publish s", "ms/reading", "sim s/wall s")
+    print("{:<9} {:<18} {:>8} {:>8} {:>10} {:>11} {:>13}".format(*header))
+    rates = {}
+    for mode, group, count in runs:
+        total, result = measure(mode, args.recording, count, group)
+        publish = result.publish_wall_s
+        rates[(mode, group)] = count / publish
         print(
-            f"{mode:<9} {count:>8} {total:>8.1f} {publish:>10.1f} {1000 * publish / count:>11.1f} "
-            f"{count * PERIOD_S / publish:>17.1f}"
+            f"{mode:<9} {group.name:<18} {count:>8} {total:>8.1f} {publish:>10.1f} "
+            f"{1000 * publish / count:>11.2f} {count * PERIOD_S / publish:>13.1f}"
         )
-    fast_rate = rows["fast"] / results["fast"][1]
-    faithful_rate = rows["faithful"] / results["faithful"][1]
-    print(f"fast / faithful, readings per wall second: {fast_rate / faithful_rate:.0f}x")
+        per_reading = ", ".join(f"{op} {n / count:.2f}" for op, n in result.ipc_calls.items())
+        print(f"  IPC calls per reading: {per_reading}; leased sleeps granted: {result.clock_leases}")
+    baseline = rates[("faithful", groups[0])]
+    for group in groups:
+        ratio = rates[("fast", group)] / baseline
+        print(f"fast / faithful ({group.name}), readings per wall second: {ratio:.0f}x")
     return 0
 
 

@@ -11,10 +11,10 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.clock import Clock
+from harness.core.clock import Clock, VirtualClock
 from harness.core.device_link import CoreTransport
 from harness.group import GroupDefinition, load_group
 from harness.paths import fixtures_dir
@@ -33,6 +33,11 @@ class PipelineResult:
     readings_published: int
     workdir: Path
     publish_wall_s: float
+    ipc_calls: dict[str, int] = field(default_factory=dict)  # by wire and op, as the core served them
+    clock_leases: int = 0  # fast mode: sleeps answered with a lease on the simulated clock
+
+
+WAIT_STEP_S = 0.1  # simulated (fast) or real (faithful) seconds between looks at the shadow
 
 
 def default_group() -> GroupDefinition:
@@ -82,9 +87,19 @@ def run_pipeline(
                 f"cloud: moto, thing {thing} registered, {len(group.ml_resources)} ML resources uploaded"
             )
             clock = make_clock(mode, workdir)  # the core owns it from here and stops it
-            with EmulatedCore(
-                group, workdir, clock=clock, fetch_resource=cloud.fetch_ml_resource, cloud_sink=cloud.publish
-            ) as core:
+            # This thread is an actor of the simulation until the core has stopped: simulated time moves
+            # only while it sleeps (between readings, while it waits for the last prediction). A thread
+            # outside the clock would let fast mode's time run free whenever it does something else.
+            with (
+                clock.actor(),
+                EmulatedCore(
+                    group,
+                    workdir,
+                    clock=clock,
+                    fetch_resource=cloud.fetch_ml_resource,
+                    cloud_sink=cloud.publish,
+                ) as core,
+            ):
                 sync = ShadowSync(core.router, cloud, synced)
                 # The thing is online, as on the gateway: its shadow answers reach it (and are not kept:
                 # a replayed day brings tens of thousands of them).
@@ -98,8 +113,7 @@ def run_pipeline(
                 sensor = CpuHeatedSensor(source, core.cpu_temperature)
                 publisher = Publisher(sensor, CoreTransport(core, thing), sleep=clock.sleep)
                 started = time.monotonic()
-                with clock.actor():
-                    sent = publisher.run(count=readings)
+                sent = publisher.run(count=readings)
                 elapsed = time.monotonic() - started
                 progress(f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time")
                 try:
@@ -110,29 +124,30 @@ def run_pipeline(
                 cloud_shadow = cloud.get_shadow(thing)
                 if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
                     raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
-                return PipelineResult(cloud_shadow, local, sent, workdir, elapsed)
+                leases = clock.leases if isinstance(clock, VirtualClock) else 0
+                return PipelineResult(cloud_shadow, local, sent, workdir, elapsed, core.ipc_calls(), leases)
     finally:
         if scratch is not None:
             scratch.cleanup()
 
 
 def _wait_for_fresh_prediction(core, thing: str, clock: Clock, timeout_s: float) -> dict:  # noqa: ANN001
-    """Wait (wall time) until every reading went through the republish Lambda and the local shadow has a
-    prediction made after the last of them."""
+    """Wait until every reading went through the republish Lambda and the local shadow has a prediction
+    made after the last of them. Called by an actor of the clock, it steps through simulated time: a
+    wall-time wait would let fast mode's time run free, and the pinned inference loop with it, flooding
+    the shadow and the cloud with predictions nobody asked for. `timeout_s` is wall time."""
     deadline = time.monotonic() + timeout_s
     document = None
     republishers = [h for h in core.functions.values() if not h.config.pinned]
-    while any(h.busy() for h in republishers) and time.monotonic() < deadline:
-        time.sleep(0.05)
     while time.monotonic() < deadline:
         document = core.shadow_store.document(thing)
-        if document is not None:
+        if not any(h.busy() for h in republishers) and document is not None:
             stamps = document.get("metadata", {}).get("reported", {})
             reading = stamps.get("temperature", {}).get("timestamp")
             prediction = stamps.get("rain_prediction", {}).get("timestamp")
             if reading is not None and prediction is not None and prediction > reading:
                 return document
-        time.sleep(0.1)
+        clock.sleep(WAIT_STEP_S)
     raise PipelineError(
         f"no fresh rain_prediction in the local shadow of {thing} after {timeout_s:.0f} s; "
         f"local shadow: {json.dumps(document)}; logs: republish {core.function_log_path('republish')}, "

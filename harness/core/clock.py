@@ -285,6 +285,7 @@ class VirtualClock(Clock):
 
     def stop(self) -> None:
         with self._cv:
+            self._revoke_lease()
             self._stopping = True
             timers, self._timers = self._timers, []
             self._cv.notify_all()
@@ -320,7 +321,7 @@ class VirtualClock(Clock):
 
     def _revoke_lease(self) -> None:
         """Called with the lock held before any change the lease holder did not make itself."""
-        if self._lease_holder is not None:
+        if self._lease_holder is not None and self._stopped_at is None:
             self._lease_holder = None
             self._epoch += 1
             struct.pack_into("<Q", self._map, EPOCH_OFFSET, self._epoch)

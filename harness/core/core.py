@@ -197,6 +197,10 @@ class EmulatedCore:
     def _arn_prefix(self) -> str:
         return f"arn:aws:lambda:{self.group.region}:{self.group.account}"
 
+    def ipc_calls(self) -> dict[str, int]:
+        """IPC calls served so far, by wire and op (`frames:sleep`, `http:invoke`, ...)."""
+        return self._ipc.calls.snapshot()
+
     @property
     def system_log_path(self) -> Path:
         return self.logs_dir / "system" / "runtime.log"

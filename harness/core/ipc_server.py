@@ -26,6 +26,7 @@ import socketserver
 import sys
 import threading
 import urllib.parse
+from collections import Counter
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -202,6 +203,7 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         except IPCError as error:
             self._answer(Answer(int(error.status), str(error).encode()))
             return
+        self.server.calls.count(request.op, "http")
         self._answer(serve_request(self.server.dispatcher, request, self.server.result_timeout_s))
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
@@ -221,10 +223,27 @@ class _QuietOnResets:
             logger.exception("IPC connection from %s failed", client_address)
 
 
+class CallCounts:
+    """How many calls of each op each wire carried: where fast mode's wall time goes (bench_replay)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[tuple[str, str]] = Counter()
+
+    def count(self, op: str, wire: str) -> None:
+        with self._lock:
+            self._counts[(wire, op)] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return {f"{wire}:{op}": n for (wire, op), n in sorted(self._counts.items())}
+
+
 class _HTTPServer(_QuietOnResets, ThreadingHTTPServer):
     daemon_threads = True
     dispatcher: Dispatcher
     result_timeout_s: float
+    calls: CallCounts
 
 
 # -- frames ----------------------------------------------------------------------------------------
@@ -252,6 +271,7 @@ class _FramesHandler(socketserver.StreamRequestHandler):
                 self._send(Answer(int(error.status), str(error).encode()))
                 continue
             server = self.server
+            server.calls.count(request.op, "frames")
             answer = serve_request(server.dispatcher, request, server.result_timeout_s, inline_results=True)
             self._send(answer)
 
@@ -304,6 +324,7 @@ class _FramesServer(_QuietOnResets, socketserver.ThreadingTCPServer):
     allow_reuse_address = True
     dispatcher: Dispatcher
     result_timeout_s: float
+    calls: CallCounts
 
 
 class IPCServer:
@@ -316,7 +337,9 @@ class IPCServer:
             _FramesServer(("127.0.0.1", 0), _FramesHandler),
         ]
         self._threads = []
+        self.calls = CallCounts()
         for server in self._servers:
+            server.calls = self.calls
             server.dispatcher = dispatcher
             server.result_timeout_s = result_timeout_s
             name = "gg-ipc-http" if isinstance(server, _HTTPServer) else "gg-ipc-frames"

@@ -80,6 +80,26 @@ def test_every_reading_went_through_the_republish_lambda(result):
     assert text.count("Updated shadow of bme680_sensor") == READINGS
 
 
+def test_the_inference_loop_runs_once_per_period_of_the_replay_and_no_more(result):
+    # READINGS x 10 s of simulated time hold about READINGS predictions (the first may find no reading
+    # yet, the last comes after it). A run whose clock went free while the harness waited or shut down
+    # would hold hundreds: the pinned loop predicts as fast as the machine lets it.
+    log = (result.workdir / "logs" / "user").rglob("inference.log")
+    predictions = "".join(path.read_text() for path in log).count("rain_prediction=")
+    assert 1 <= predictions <= READINGS + 2
+
+
+def test_fast_mode_speaks_frames_and_the_republish_sampling_is_leased(result):
+    calls = result.ipc_calls
+    assert not any(op.startswith("http:") for op in calls)  # the Lambdas' IPC in fast mode
+    assert calls["frames:done"] == READINGS  # one republish invocation per reading
+    # Per reading the republish Lambda sleeps 7 times between its 8 CPU samples and the inference loop
+    # once: 8 round trips without leases. With them, the first sampling sleep asks the core and most of
+    # the others are the Lambda's own moves of the clock.
+    assert calls["frames:sleep"] <= 5 * READINGS
+    assert result.clock_leases >= READINGS
+
+
 def test_group_definition_drives_the_run():
     group = default_group()
     assert {f.name for f in group.functions} == {"republish", "inference"}
