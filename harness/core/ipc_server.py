@@ -276,7 +276,7 @@ class _FramesHandler(socketserver.StreamRequestHandler):
             self._send(answer)
 
     def _send(self, answer: Answer) -> None:
-        meta: dict[str, object] = {"status": int(answer.status)}
+        meta = {"status": str(int(answer.status))}
         if answer.invocation_id:
             meta["id"] = answer.invocation_id
         if answer.client_context:
@@ -284,38 +284,38 @@ class _FramesHandler(socketserver.StreamRequestHandler):
         if answer.function_error:
             meta["err"] = answer.function_error
         if answer.lease is not None:
-            meta["lease"] = {"until": answer.lease.until, "epoch": answer.lease.epoch}
+            until = answer.lease.until
+            meta["lease_until"] = "" if until is None else repr(until)
+            meta["lease_epoch"] = str(answer.lease.epoch)
         body = answer.body
         if answer.result is not None:
-            meta["result"] = True
+            meta["result"] = "1"
             if answer.result.function_error:
                 meta["err"] = answer.result.function_error
             body = answer.result.payload
         self.wfile.write(encode_frame(meta, body))
 
 
-def _frame_request(meta: dict, body: bytes) -> Request:
+def _frame_request(meta: dict[str, str], body: bytes) -> Request:
     op = meta.get("op")
     if op not in OPS:
         raise IPCError(HTTPStatus.NOT_FOUND, f"unknown IPC call {op!r}")
-    text = {key: meta.get(key, "") for key in ("token", "arn", "id", "ctx", "err", "event")}
-    if not all(isinstance(value, str) for value in text.values()):
-        raise IPCError(HTTPStatus.BAD_REQUEST, f"IPC call {op}: text fields must be strings")
-    seconds = meta.get("seconds", 0.0)
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-        raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {seconds!r}")
-    invocation_type = meta.get("type", "RequestResponse")
+    seconds = meta.get("seconds", "0")
+    try:
+        seconds_value = float(seconds)
+    except ValueError:
+        raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {seconds!r}") from None
     return Request(
         op=op,
-        token=text["token"],
-        function_arn=text["arn"],
-        invocation_id=text["id"],
-        client_context=text["ctx"],
-        invocation_type=invocation_type if isinstance(invocation_type, str) else "RequestResponse",
-        function_error=text["err"],
+        token=meta.get("token", ""),
+        function_arn=meta.get("arn", ""),
+        invocation_id=meta.get("id", ""),
+        client_context=meta.get("ctx", ""),
+        invocation_type=meta.get("type", "RequestResponse"),
+        function_error=meta.get("err", ""),
         body=body,
-        seconds=float(seconds),
-        event=text["event"],
+        seconds=seconds_value,
+        event=meta.get("event", ""),
     )
 
 

@@ -93,9 +93,14 @@ class IPCClient:
     # -- raincheck's simulated clock (fast mode); a real core has no such calls ---------------------
     def clock_sleep(self, seconds):
         """Sleep in simulated time; the lease the core granted with the wake-up ({until, epoch}) or None."""
-        meta, _body = self._call("sleep", {"seconds": float(seconds)}, b"")
-        lease = meta.get("lease")
-        return lease if isinstance(lease, dict) else None
+        meta, _body = self._call("sleep", {"seconds": repr(float(seconds))}, b"")
+        if "lease_epoch" not in meta:
+            return None
+        try:
+            until = meta["lease_until"]
+            return {"until": float(until) if until else None, "epoch": int(meta["lease_epoch"])}
+        except (KeyError, ValueError):
+            return None  # a lease we cannot read is no lease: the next sleep asks the core
 
     def clock_thread(self, event):
         self._call("thread", {"event": event}, b"")
@@ -126,8 +131,11 @@ class IPCClient:
                 self._drop_frames_connection()
                 raise IPCException(f"IPC {op} failed: {error}") from error
         answer, answer_body = frame
-        status = answer.get("status", 500)
-        if not isinstance(status, int) or status >= 400:
+        try:
+            status = int(answer.get("status", "500"))
+        except ValueError:
+            status = 500
+        if status >= 400:
             detail = answer_body.decode("utf-8", "replace")
             raise IPCException(f"IPC {op} answered {status}: {detail}")
         return answer, answer_body
@@ -166,7 +174,7 @@ class IPCClient:
             if fields.get("err"):
                 headers["X-Amz-Function-Error"] = fields["err"]
         elif op == "sleep":
-            method, path, body = "POST", "/raincheck/clock/sleep", repr(fields["seconds"]).encode()
+            method, path, body = "POST", "/raincheck/clock/sleep", fields["seconds"].encode()
         else:
             method, path, body = "POST", "/raincheck/clock/thread", fields["event"].encode()
         response = self._request(method, path, body, headers)
