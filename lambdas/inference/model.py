@@ -269,10 +269,16 @@ def _load_session(folder: Path, contract: tuple[str, str, str, tuple]) -> tuple[
 def _signature_runner(
     session: Any, input_tensor: Any, output_tensor: Any, row_wise: bool
 ) -> Callable[[np.ndarray], np.ndarray]:
+    import tensorflow as tf  # noqa: PLC0415 - lazy: TensorFlow is heavy
+
+    # Run the graph on the calling thread (-1): these graphs are a few small ops, and handing each run to
+    # a pool thread and back costs as much as the run itself.
+    options = tf.compat.v1.RunOptions(inter_op_thread_pool=-1)
+
     def run(rows: np.ndarray) -> np.ndarray:
         if row_wise:  # the tutorial's standardiser takes one reading of shape [3]
-            return np.stack([session.run(output_tensor, {input_tensor: row}) for row in rows])
-        return session.run(output_tensor, {input_tensor: rows})
+            return np.stack([session.run(output_tensor, {input_tensor: r}, options=options) for r in rows])
+        return session.run(output_tensor, {input_tensor: rows}, options=options)
 
     return run
 
