@@ -15,6 +15,7 @@ from harness.core.topics import topic_matches
 logger = logging.getLogger("raincheck.core.router")
 
 Deliver = Callable[[str, str, bytes, str], None]  # (target, topic, payload, source)
+MAX_CACHED_ROUTES = 4096  # (source, topic) pairs remembered; a group's traffic uses a handful
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class Router:
         self.deliver = deliver
         self.taps: list[tuple[str, Callable[[str, str, bytes], None]]] = []
         self.dropped = 0
+        # Subscriptions are fixed at deployment: each (source, topic) is matched against them once, not
+        # once per message (matching was a tenth of a shadow call's cost on a replayed day).
+        self._matches: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {}
 
     def tap(self, topic_filter: str, callback: Callable[[str, str, bytes], None]) -> None:
         """Observe every message on topics matching `topic_filter` (source, topic, payload), routed or not.
@@ -44,14 +48,27 @@ class Router:
                     callback(source, topic, payload)
                 except Exception:
                     logger.exception("Tap on %s failed for message on %s", topic_filter, topic)
-        targets = [r.target for r in self.routes if r.source == source and topic_matches(r.subject, topic)]
+        targets, subscriptions = self._match(source, topic)
         if not targets:
             self.dropped += 1
             logger.warning("No subscription from %s on topic %s: message dropped", source, topic)
             return 0
-        for target in dict.fromkeys(targets):  # one delivery per target, in subscription order
+        for target in targets:
             try:
                 self.deliver(target, topic, payload, source)
             except Exception:
                 logger.exception("Delivery of message on %s from %s to %s failed", topic, source, target)
-        return len(targets)
+        return subscriptions
+
+    def _match(self, source: str, topic: str) -> tuple[tuple[str, ...], int]:
+        """(targets, once each in subscription order; how many subscriptions matched)."""
+        cached = self._matches.get((source, topic))
+        if cached is None:
+            matched = [
+                r.target for r in self.routes if r.source == source and topic_matches(r.subject, topic)
+            ]
+            cached = (tuple(dict.fromkeys(matched)), len(matched))
+            if len(self._matches) >= MAX_CACHED_ROUTES:
+                self._matches.clear()
+            self._matches[(source, topic)] = cached
+        return cached
