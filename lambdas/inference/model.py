@@ -54,12 +54,14 @@ class RainModel:
         metadata: dict[str, Any] | None,
         runtime: str,
         predict_one: Callable[[float, float, float], float] | None = None,
+        sources: tuple[str, ...] = (),
     ) -> None:
         self._predict_batch = predict_batch
         self._predict_one = predict_one
         self.metadata = metadata
         self.threshold: float | None = None if metadata is None else float(metadata["threshold"])
         self.runtime = runtime
+        self.sources = sources  # the files it was loaded from (a fused LiteRT model: the predictor's only)
 
     def predict_proba(self, pressure_hpa: float, temperature_c: float, humidity_rh: float) -> float:
         """Probability of rain for one reading."""
@@ -96,7 +98,7 @@ def load_model_pair(
         ready = read_resource(Path(predictor_path))
         if ready is not None:
             metadata = None if ready[1] is None else _parse_metadata(ready[1], f"{predictor_path}")
-            return _litert_model(ready[0], metadata, f"{predictor_path}")
+            return _litert_model(ready[0], metadata, (f"{predictor_path}",))
     with tempfile.TemporaryDirectory(prefix="raincheck-model-") as scratch:
         standardiser_dir = _saved_model_dir(Path(standardiser_path), Path(scratch) / "standardiser")
         predictor_dir = _saved_model_dir(Path(predictor_path), Path(scratch) / "rain_predictor")
@@ -107,20 +109,23 @@ def load_model_pair(
             from .litert import fuse_pair  # noqa: PLC0415
 
             content = fuse_pair(standardiser_dir, predictor_dir, (_STANDARDISER, _PREDICTOR), row_wise)
-            return _litert_model(content, metadata, f"{predictor_path}")
+            return _litert_model(content, metadata, (f"{standardiser_path}", f"{predictor_path}"))
         standardise = _signature_runner(*_load_session(standardiser_dir, _STANDARDISER), row_wise=row_wise)
         predict = _signature_runner(*_load_session(predictor_dir, _PREDICTOR), row_wise=False)
-    model = RainModel(lambda rows: predict(standardise(rows)), metadata, runtime)
+    sources = (f"{standardiser_path}", f"{predictor_path}")
+    model = RainModel(lambda rows: predict(standardise(rows)), metadata, runtime, sources=sources)
     _check_outputs_are_probabilities(model, predictor_path)
     return model
 
 
-def _litert_model(content: bytes, metadata: dict[str, Any] | None, source: str) -> RainModel:
+def _litert_model(content: bytes, metadata: dict[str, Any] | None, sources: tuple[str, ...]) -> RainModel:
     from .litert import LiteRTRunner  # noqa: PLC0415
 
-    runner = LiteRTRunner(content, source)
-    model = RainModel(runner.predict_batch, metadata, "litert", predict_one=runner.predict_one)
-    _check_outputs_are_probabilities(model, source)
+    runner = LiteRTRunner(content, sources[-1])
+    model = RainModel(
+        runner.predict_batch, metadata, "litert", predict_one=runner.predict_one, sources=sources
+    )
+    _check_outputs_are_probabilities(model, sources[-1])
     return model
 
 

@@ -98,12 +98,9 @@ def load_model(settings: InferenceSettings, loader: ModelLoader = default_loader
             type(exc).__name__, exc,
         )  # fmt: skip
         return None
-    logger.info(
-        "Model loaded from %s + %s (%s)",
-        settings.standardiser_path,
-        settings.predictor_path,
-        settings.runtime,
-    )
+    # Name the files the model came from: a fused LiteRT model never reads the standardiser path.
+    sources = getattr(model, "sources", None) or (settings.standardiser_path, settings.predictor_path)
+    logger.info("Model loaded from %s (%s)", " + ".join(map(str, sources)), settings.runtime)
     return model
 
 

@@ -181,13 +181,24 @@ def test_litert_model_with_the_wrong_input_shape_is_named(tmp_path: Path) -> Non
         load_model_pair(tmp_path, tmp_path, runtime="litert")
 
 
-def test_lambda_settings_with_model_runtime_litert_load_the_unzipped_resource(tmp_path: Path) -> None:
-    from lambdas.inference.service import load_model, settings_from_env  # noqa: PLC0415
+def test_lambda_settings_with_model_runtime_litert_load_the_unzipped_resource(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from lambdas.inference.service import (  # noqa: PLC0415
+        DEFAULT_STANDARDISER_PATH,
+        load_model,
+        settings_from_env,
+    )
 
     with zipfile.ZipFile(SHIPPED) as archive:  # as Greengrass unzips it to the resource's destination
         archive.extractall(tmp_path)
     environ = {"THING_NAME": "bme680_sensor", "MODEL_RUNTIME": "litert", "PREDICTOR_PATH": str(tmp_path)}
-    model = load_model(settings_from_env(environ))  # STANDARDISER_PATH left at its default, never read
+    with caplog.at_level("INFO", logger="lambdas.inference.service"):
+        model = load_model(settings_from_env(environ))  # STANDARDISER_PATH left at its default, never read
     assert model is not None
     assert getattr(model, "runtime", None) == "litert"
     assert 0.0 <= model.predict_proba(1013.0, 12.0, 95.0) <= 1.0
+    # The log names the file the model came from, not the standardiser path it never read.
+    (loaded,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Model loaded")]
+    assert loaded == f"Model loaded from {tmp_path} (litert)"
+    assert DEFAULT_STANDARDISER_PATH not in loaded

@@ -118,3 +118,9 @@ def test_unknown_runtime_is_refused() -> None:
         load_model_pair(
             ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip", "onnx"
         )
+
+
+def test_a_tensorflow_pair_names_both_of_its_files() -> None:
+    standardiser = ml_resources_dir() / "standardiser.zip"
+    predictor = ml_resources_dir() / "rain_predictor.zip"
+    assert load_model_pair(standardiser, predictor).sources == (str(standardiser), str(predictor))
