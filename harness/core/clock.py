@@ -25,19 +25,18 @@ import heapq
 import itertools
 import logging
 import math
-import mmap
 import os
-import struct
 import threading
 import time as _time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.core.runtime_modules.raincheck_clockfile import LAYOUT, ClockFile
+
 logger = logging.getLogger("raincheck.core.clock")
 # The clock file, shared with Lambda processes through mmap: the virtual now, then the lease epoch.
-CLOCK_FILE_FORMAT = "<dQ"
-EPOCH_OFFSET = struct.calcsize("<d")
+CLOCK_FILE_FORMAT = LAYOUT.format
 # An actor that neither blocks on the clock nor uses CPU for this long is waiting on something else.
 CPU_IDLE_STALL_S = 0.5
 
@@ -149,9 +148,7 @@ class VirtualClock(Clock):
         start = float(_time.time() if start_s is None else start_s)
         self.clock_file = Path(clock_file)
         self.clock_file.parent.mkdir(parents=True, exist_ok=True)
-        self.clock_file.write_bytes(struct.pack(CLOCK_FILE_FORMAT, start, 0))
-        self._file = open(self.clock_file, "r+b")  # noqa: SIM115 - held for the clock's life
-        self._map = mmap.mmap(self._file.fileno(), struct.calcsize(CLOCK_FILE_FORMAT))
+        self._shared = ClockFile(self.clock_file, start_s=start)
         self._cv = threading.Condition()
         self._activity: dict[str, _Activity] = {}
         self._queued = 0
@@ -161,7 +158,6 @@ class VirtualClock(Clock):
         self._stopping = False
         self._epoch = 0
         self._lease_holder: str | None = None
-        self._stopped_at: float | None = None
         self.advances = 0
         self.leases = 0
         self.stall_advances = 0
@@ -171,10 +167,8 @@ class VirtualClock(Clock):
     # -- reading ---------------------------------------------------------------------------------
     @property
     def now(self) -> float:
-        """Read from the clock file: a lease holder may have moved it (the last value once stopped)."""
-        if self._stopped_at is not None:
-            return self._stopped_at
-        return struct.unpack_from("<d", self._map, 0)[0]
+        """Read from the clock file: a lease holder may have moved it."""
+        return self._shared.now
 
     def time(self) -> float:
         return self.now
@@ -247,6 +241,7 @@ class VirtualClock(Clock):
         with self._cv:
             registered = token in self._activity
             if not registered:
+                self._revoke_lease()
                 self._activity[token] = _Activity(native_thread_id=threading.get_native_id())
         try:
             self.sleep_for(token, seconds)
@@ -263,6 +258,7 @@ class VirtualClock(Clock):
         with self._cv:
             if self._stopping:
                 return None  # the simulation is over: nothing will ever wake a sleeper
+            self._revoke_lease()  # before reading now: a holder must not move it under this sleep
             heapq.heappush(self._timers, (self.now + seconds, next(self._sequence), token, wake))
             self._bump(token, blocked=+1)
             if wake.is_set():  # woken right here: maybe the only one who can act until the next timer
@@ -293,11 +289,7 @@ class VirtualClock(Clock):
             if isinstance(target, threading.Event):
                 target.set()
         self._thread.join(timeout=5)
-        with self._cv:
-            if self._stopped_at is None:
-                self._stopped_at = self.now
-        self._map.close()
-        self._file.close()
+        # The clock file stays mapped (until the clock is collected): a late reader still gets the time.
 
     # -- internals -------------------------------------------------------------------------------
     @staticmethod
@@ -309,6 +301,8 @@ class VirtualClock(Clock):
             self._bump(token, alive, blocked)
 
     def _grant_lease(self, token: str) -> Lease | None:
+        if token.startswith("local:"):
+            return None  # a harness thread sleeps inline in this process anyway: nothing to save
         running = self._running()
         if self._queued or self._stopping or len(running) != 1 or running[0][0] != token:
             return None
@@ -321,10 +315,11 @@ class VirtualClock(Clock):
 
     def _revoke_lease(self) -> None:
         """Called with the lock held before any change the lease holder did not make itself."""
-        if self._lease_holder is not None and self._stopped_at is None:
+        if self._lease_holder is not None:
             self._lease_holder = None
             self._epoch += 1
-            struct.pack_into("<Q", self._map, EPOCH_OFFSET, self._epoch)
+            with self._shared.locked():  # after this, no holder moves the clock on the old lease
+                self._shared.epoch = self._epoch
 
     def _bump(self, token: str, alive: int = 0, blocked: int = 0) -> None:
         self._revoke_lease()
@@ -375,7 +370,7 @@ class VirtualClock(Clock):
         self._revoke_lease()  # the stall escape may move time past a holder that stopped using CPU
         when, sequence, token, target = heapq.heappop(self._timers)
         if when > self.now:
-            struct.pack_into("<d", self._map, 0, when)
+            self._shared.now = when
             self.advances += 1
         if isinstance(target, threading.Event):
             activity = self._activity.get(token)

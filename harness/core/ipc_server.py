@@ -199,6 +199,9 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
+            if any("\0" in value for value in self.headers.values()):
+                # No IPC field holds a NUL; one here could not reach a Lambda over the frames wire.
+                raise IPCError(HTTPStatus.BAD_REQUEST, "a header holds a NUL character")
             request = self._request(method, body)
         except IPCError as error:
             self._answer(Answer(int(error.status), str(error).encode()))
@@ -293,18 +296,25 @@ class _FramesHandler(socketserver.StreamRequestHandler):
             if answer.result.function_error:
                 meta["err"] = answer.result.function_error
             body = answer.result.payload
-        self.wfile.write(encode_frame(meta, body))
+        try:
+            frame = encode_frame(meta, body)
+        except FrameError as error:  # a field from elsewhere (say, an HTTP client's context) holds a NUL
+            logger.error("IPC answer cannot be framed: %s", error)
+            frame = encode_frame({"status": "500"}, f"answer cannot be framed: {error}".encode())
+        self.wfile.write(frame)
 
 
 def _frame_request(meta: dict[str, str], body: bytes) -> Request:
     op = meta.get("op")
     if op not in OPS:
         raise IPCError(HTTPStatus.NOT_FOUND, f"unknown IPC call {op!r}")
-    seconds = meta.get("seconds", "0")
-    try:
-        seconds_value = float(seconds)
-    except ValueError:
-        raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {seconds!r}") from None
+    seconds_value = 0.0
+    if op == "sleep":
+        seconds = meta.get("seconds", "")
+        try:
+            seconds_value = float(seconds)
+        except ValueError:
+            raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {seconds!r}") from None
     return Request(
         op=op,
         token=meta.get("token", ""),

@@ -27,7 +27,7 @@ class Route:
 
 class Router:
     def __init__(self, routes: list[Route], deliver: Deliver) -> None:
-        self.routes = list(routes)
+        self.routes = tuple(routes)  # fixed at deployment: matches are cached on it
         self.deliver = deliver
         self.taps: list[tuple[str, Callable[[str, str, bytes], None]]] = []
         self.dropped = 0

@@ -16,9 +16,7 @@ import importlib
 import io
 import json
 import logging
-import mmap
 import os
-import struct
 import sys
 import threading
 import time
@@ -27,9 +25,9 @@ import uuid
 
 from greengrass_common.env_vars import MY_FUNCTION_ARN
 from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException
+from raincheck_clockfile import ClockFile
 
 SYS_PREFIX = "/sys/"
-CLOCK_FILE = struct.Struct("<dQ")  # the virtual now and the lease epoch (harness.core.clock)
 
 
 class GreengrassLogFormatter(logging.Formatter):
@@ -94,15 +92,16 @@ def _install_virtual_clock(clock_file):
 
     A sleep the core answers with a lease (we were the only one running, see harness.core.clock) lets this
     thread's next sleeps move the clock file itself, up to the lease's end and while its epoch holds."""
-    with open(clock_file, "r+b") as shared:
-        view = mmap.mmap(shared.fileno(), CLOCK_FILE.size)
+    shared = ClockFile(clock_file)
     ipc = IPCClient()
     real_sleep = time.sleep
     real_start = threading.Thread.start
     leases = threading.local()
+    # A forked child is no actor the core knows of: it must not move the clock on its parent's lease.
+    os.register_at_fork(after_in_child=lambda: leases.__dict__.clear())
 
     def virtual_time():
-        return struct.unpack_from("<d", view, 0)[0]
+        return shared.now
 
     def virtual_sleep(seconds):
         if seconds < 0:
@@ -111,12 +110,8 @@ def _install_virtual_clock(clock_file):
             real_sleep(0)
             return
         lease = getattr(leases, "current", None)
-        if lease is not None:
-            now, epoch = CLOCK_FILE.unpack_from(view, 0)
-            until = lease["until"]
-            if epoch == lease["epoch"] and (until is None or now + seconds < until):
-                struct.pack_into("<d", view, 0, now + seconds)
-                return
+        if lease is not None and shared.move_on_lease(lease["epoch"], seconds, lease["until"]):
+            return
         leases.current = ipc.clock_sleep(seconds)
 
     def virtual_event_wait(self, timeout=None):
@@ -224,6 +219,12 @@ def serve(handler, ipc, function_arn, timeout_s, memory_mb):
             logging.getLogger(__name__).error("Handler raised: %s", traceback.format_exc().rstrip())
             payload = json.dumps({"errorMessage": str(exc), "errorType": type(exc).__name__}).encode()
             error = "Handled"
+        limit = ipc.max_body_bytes
+        if limit is not None and len(payload) > limit:  # say so to the invoker rather than end the runtime
+            message = f"result of {len(payload)} bytes is over the IPC limit of {limit} bytes"
+            logging.getLogger(__name__).error("Handler result not returned: %s", message)
+            payload = json.dumps({"errorMessage": message, "errorType": "ResultTooLarge"}).encode()
+            error = "Unhandled"
         ipc.post_work_result(function_arn, GetWorkResultOutput(payload, work.invocation_id, error))
 
 

@@ -6,6 +6,8 @@ asserted through the simulated times the actors record, not through wall timings
 
 import logging
 import struct
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -18,6 +20,8 @@ from hypothesis import strategies as st
 
 from harness.core import clock as clock_module
 from harness.core.clock import CLOCK_FILE_FORMAT, CPU_IDLE_STALL_S, Lease, ScaledClock, VirtualClock
+from harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from harness.core.runtime_modules.raincheck_clockfile import ClockFile
 
 START = 1000.0
 JOIN_TIMEOUT_S = 10.0
@@ -471,3 +475,62 @@ def test_no_lease_while_another_actor_runs(clock, no_stall_escape):
     clock.process_ended("lambda")
     join(other)
     assert clock.time() == START + 3.0
+
+
+def test_a_harness_thread_gets_no_lease(clock, no_stall_escape):
+    with clock.actor():
+        for _ in range(3):
+            clock.sleep(1.0)  # alone: woken inline, but it sleeps in this process anyway
+    assert clock.time() == START + 3.0
+    assert clock.leases == 0
+
+
+# -- the clock file shared with Lambda processes ---------------------------------------------------
+MOVER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from raincheck_clockfile import ClockFile
+shared = ClockFile(sys.argv[2])
+print("ready", flush=True)
+moved = 0
+while moved < int(sys.argv[3]) and shared.move_on_lease(0, 1.0, None):
+    moved += 1
+print(moved, flush=True)
+"""
+
+
+def start_mover(tmp_path: Path, clock_path: Path, moves: int) -> subprocess.Popen[str]:
+    """A process moving the clock on a lease (epoch 0), as a Lambda runtime does for its sleeps."""
+
+    script = tmp_path / "mover.py"
+    script.write_text(MOVER)
+    command = [sys.executable, str(script), str(RUNTIME_MODULES_DIR), str(clock_path), str(moves)]
+    mover = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    assert mover.stdout is not None and mover.stdout.readline().strip() == "ready"
+    return mover
+
+
+def test_the_time_read_while_another_process_moves_it_is_never_half_written(tmp_path):
+    shared = ClockFile(tmp_path / "clock.bin", start_s=START)
+    mover = start_mover(tmp_path, tmp_path / "clock.bin", moves=200_000)
+    seen = []
+    while mover.poll() is None:
+        seen.append(shared.now)
+    mover.wait(timeout=JOIN_TIMEOUT_S)
+    assert len(seen) > 1000
+    assert min(seen) >= START  # a torn or zero-filled write would read as 0.0 or garbage
+    assert seen == sorted(seen)
+    assert shared.now == START + 200_000
+
+
+def test_once_the_epoch_is_bumped_under_the_lock_no_holder_moves_the_clock(tmp_path):
+    shared = ClockFile(tmp_path / "clock.bin", start_s=START)
+    mover = start_mover(tmp_path, tmp_path / "clock.bin", moves=10**9)
+    while shared.now < START + 1000:  # the holder is busy moving
+        pass
+    with shared.locked():  # what VirtualClock._revoke_lease does
+        shared.epoch = 1
+        revoked_at = shared.now
+    mover.wait(timeout=JOIN_TIMEOUT_S)
+    assert shared.now == revoked_at  # not one move after the revocation
+    assert mover.stdout is not None and int(mover.stdout.read()) == revoked_at - START

@@ -26,11 +26,13 @@ from harness.core.runtime_modules.raincheck_frames import (
 
 if str(RUNTIME_MODULES_DIR) not in sys.path:
     sys.path.append(str(RUNTIME_MODULES_DIR))
+import greengrass_ipc_python_sdk.ipc_client as ipc_client_module  # noqa: E402
 from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException  # noqa: E402
 
 TOKEN = "t0ken"
 INSTANT = "arn:aws:lambda:::function:GGShadowService"  # answers at once, like the shadow service
 SLOW = "arn:aws:lambda:eu-west-1:123456789012:function:worker"
+NUL_CONTEXT = "arn:aws:lambda:eu-west-1:123456789012:function:nul"  # its work carries a NUL in its context
 
 
 class FakeDispatcher:
@@ -59,7 +61,8 @@ class FakeDispatcher:
 
     def next_work(self, token: str, function_arn: str) -> Invocation | None:
         self._check(token)
-        return Invocation(function_arn, b'{"n": 1}', "Y3R4", "Event", id="work-1", result=Future())
+        context = "bad\0context" if function_arn == NUL_CONTEXT else "Y3R4"
+        return Invocation(function_arn, b'{"n": 1}', context, "Event", id="work-1", result=Future())
 
     def complete_work(self, token: str, function_arn: str, invocation_id: str, result: WorkResult) -> bool:
         self._check(token)
@@ -235,3 +238,37 @@ def test_an_unusable_wire_setting_is_a_clear_error():
         IPCClient(port=1, wire="pigeon")
     with pytest.raises(IPCException, match="frames port 0"):
         IPCClient(port=1, wire="frames", frames_port=0)
+
+
+def test_results_answered_with_their_invoke_wait_until_collected_however_many(served):
+    _dispatcher, server = served
+    ipc = client(server, "frames")
+    ids = [ipc.post_work(INSTANT, str(n).encode(), "", "RequestResponse") for n in range(200)]
+    payloads = [ipc.get_work_result(INSTANT, invocation_id).payload for invocation_id in ids]
+    assert payloads == [b'{"echo": %d}' % n for n in range(200)]
+    assert ipc._early_results == {}  # collected results are not kept
+
+
+def test_a_payload_over_the_frames_limit_is_refused_before_sending(served, monkeypatch):
+    _dispatcher, server = served
+    monkeypatch.setattr(ipc_client_module, "MAX_BODY_BYTES", 16)
+    ipc = client(server, "frames")
+    assert ipc.max_body_bytes == 16 and client(server, "http").max_body_bytes is None
+    with pytest.raises(IPCException, match="17 bytes is over the frames wire's limit of 16"):
+        ipc.post_work(INSTANT, b"x" * 17, "", "RequestResponse")
+    assert ipc.get_work(SLOW).invocation_id == "work-1"  # nothing half-sent: the connection goes on
+
+
+def test_a_nul_in_an_http_header_is_a_400(served):
+    _dispatcher, server = served
+    with pytest.raises(IPCException, match="400.*NUL"):
+        client(server, "http").post_work(INSTANT, b"1", "bad\0context", "RequestResponse")
+
+
+def test_an_answer_that_cannot_be_framed_is_a_500_and_the_connection_goes_on(served, caplog):
+    _dispatcher, server = served
+    ipc = client(server, "frames")
+    with pytest.raises(IPCException, match="500.*cannot be framed"):
+        ipc.get_work(NUL_CONTEXT)
+    assert any("cannot be framed" in record.getMessage() for record in caplog.records)
+    assert ipc.get_work(SLOW).invocation_id == "work-1"

@@ -13,16 +13,14 @@ import logging
 import socket
 import threading
 import urllib.parse
-from collections import OrderedDict, namedtuple
+from collections import namedtuple
 
 from greengrass_common.env_vars import AUTH_TOKEN, GG_DAEMON_PORT, IPC_FRAMES_PORT, IPC_WIRE
-from raincheck_frames import FrameError, encode_frame, read_frame
+from raincheck_frames import MAX_BODY_BYTES, FrameError, encode_frame, read_frame
 
 # No socket timeout: a get_work call waits as long as the Lambda is idle (hours, for a pinned one), and the
 # core, not the client, ends work that takes too long.
 HTTP_TIMEOUT_S = None
-# Results the core answered together with their invoke, kept until greengrasssdk asks for them.
-MAX_EARLY_RESULTS = 64
 
 WorkItem = namedtuple("WorkItem", ["invocation_id", "payload", "client_context"])
 GetWorkResultOutput = namedtuple("GetWorkResultOutput", ["payload", "invocation_id", "func_err"])
@@ -44,7 +42,9 @@ class IPCClient:
         if self.wire not in ("http", "frames") or (self.wire == "frames" and not self.frames_port):
             raise IPCException(f"unusable IPC wire {self.wire!r} (frames port {self.frames_port})")
         self._local = threading.local()  # one kept-alive connection per thread
-        self._early_results = OrderedDict()
+        # Results the core answered together with their invoke (frames), kept until they are collected,
+        # as the core keeps an HTTP invoke's result until its GET: greengrasssdk collects each at once.
+        self._early_results = {}
         self._early_lock = threading.Lock()
 
     # -- used by greengrasssdk ---------------------------------------------------------------------
@@ -60,8 +60,6 @@ class IPCClient:
         if meta.get("result"):
             with self._early_lock:
                 self._early_results[invocation_id] = (body, meta.get("err", ""))
-                while len(self._early_results) > MAX_EARLY_RESULTS:
-                    self._early_results.popitem(last=False)
         return invocation_id
 
     def get_work_result(self, function_arn, invocation_id):
@@ -112,7 +110,16 @@ class IPCClient:
             return self._call_frames(op, fields, body)
         return self._call_http(op, fields, body)
 
+    @property
+    def max_body_bytes(self):
+        """The largest payload this wire carries (None: no limit of its own)."""
+        return MAX_BODY_BYTES if self.wire == "frames" else None
+
     def _call_frames(self, op, fields, body):
+        if len(body) > MAX_BODY_BYTES:  # the core would refuse the frame and drop the connection
+            raise IPCException(
+                f"IPC {op}: {len(body)} bytes is over the frames wire's limit of {MAX_BODY_BYTES}"
+            )
         meta = dict(fields, op=op, token=self.auth_token)
         # As over HTTP, only a call that cannot have been served is sent again on a closed connection.
         for attempt in (1, 2) if op in ("result", "work") else (2,):
