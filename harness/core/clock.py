@@ -70,9 +70,13 @@ class Clock:
     def actor(self) -> Iterator[None]:
         yield
 
-    def sleep_for(self, token: str, seconds: float) -> Lease | None:
+    def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> Lease | None:
         """A Lambda process's thread sleeps (virtual clocks only); it may come back with a lease."""
         raise NotImplementedError(f"{type(self).__name__} has no IPC sleep")
+
+    def wake(self, token: str, wake_ids: list[str]) -> int:
+        """Wake sleepers of `token` by their wake ids now (virtual clocks only)."""
+        raise NotImplementedError(f"{type(self).__name__} has no IPC wake")
 
     def call_at(self, when: float, callback: Callable[[], None]) -> object | None:
         """Run `callback` at simulated time `when`, where the clock schedules; None where it does not."""
@@ -154,6 +158,7 @@ class VirtualClock(Clock):
         self._queued = 0
         self._timers: list[tuple[float, int, str, object]] = []  # (when, seq, kind, event or callback)
         self._cancelled: set[int] = set()
+        self._wakeable: dict[tuple[str, str], tuple[int | None, threading.Event]] = {}
         self._sequence = itertools.count()
         self._stopping = False
         self._epoch = 0
@@ -194,6 +199,8 @@ class VirtualClock(Clock):
         with self._cv:
             self._revoke_lease()
             self._activity.pop(token, None)
+            for key in [key for key in self._wakeable if key[0] == token]:
+                self._wakeable.pop(key)[1].set()  # its handler must not wait for a dead process's wake
             self._settle()
 
     def attach_pid(self, token: str, pid: int) -> None:
@@ -249,8 +256,12 @@ class VirtualClock(Clock):
             if not registered:
                 self.process_ended(token)
 
-    def sleep_for(self, token: str, seconds: float) -> Lease | None:
-        if not (math.isfinite(seconds) and seconds >= 0):
+    def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> Lease | None:
+        """A thread of `token` sleeps `seconds` of simulated time, or with `seconds` None until woken.
+        With a `wake_id`, `wake` may end the sleep early (a Lambda's Condition was notified)."""
+        if seconds is None and wake_id is None:
+            raise ValueError("a sleep without a length needs a wake id: nothing else would end it")
+        if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
             raise ValueError(
                 f"sleep length must be a finite, non-negative number of seconds, got {seconds!r}"
             )
@@ -259,12 +270,41 @@ class VirtualClock(Clock):
             if self._stopping:
                 return None  # the simulation is over: nothing will ever wake a sleeper
             self._revoke_lease()  # before reading now: a holder must not move it under this sleep
-            heapq.heappush(self._timers, (self.now + seconds, next(self._sequence), token, wake))
+            sequence = None
+            if seconds is not None:
+                sequence = next(self._sequence)
+                heapq.heappush(self._timers, (self.now + seconds, sequence, token, wake))
+            if wake_id is not None:
+                self._wakeable[(token, wake_id)] = (sequence, wake)
             self._bump(token, blocked=+1)
             if wake.is_set():  # woken right here: maybe the only one who can act until the next timer
+                self._wakeable.pop((token, wake_id), None)
                 return self._grant_lease(token)
-        wake.wait()  # the clock thread counts us as running again before it sets the event
+        wake.wait()  # whoever wakes us counts us as running again before it sets the event
+        if wake_id is not None:
+            with self._cv:
+                self._wakeable.pop((token, wake_id), None)
         return None
+
+    def wake(self, token: str, wake_ids: list[str]) -> int:
+        """Wake `token`'s sleepers with these ids at the current simulated time; how many were asleep."""
+        woken = 0
+        with self._cv:
+            self._revoke_lease()
+            for wake_id in wake_ids:
+                record = self._wakeable.pop((token, wake_id), None)
+                if record is None or record[1].is_set():
+                    continue  # its time came first, or it never slept (a leased wait)
+                sequence, event = record
+                if sequence is not None:
+                    self._cancelled.add(sequence)
+                activity = self._activity.get(token)
+                if activity is not None:
+                    activity.blocked -= 1  # running again before it wakes, as in _advance
+                    activity.cpu_ticks = -1
+                event.set()
+                woken += 1
+        return woken
 
     def call_at(self, when: float, callback: Callable[[], None]) -> object:
         with self._cv:
@@ -284,7 +324,11 @@ class VirtualClock(Clock):
             self._revoke_lease()
             self._stopping = True
             timers, self._timers = self._timers, []
+            waiting = [event for _sequence, event in self._wakeable.values()]
+            self._wakeable.clear()
             self._cv.notify_all()
+        for event in waiting:
+            event.set()
         for _when, _seq, _token, target in timers:
             if isinstance(target, threading.Event):
                 target.set()

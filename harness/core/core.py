@@ -254,10 +254,16 @@ class EmulatedCore:
             with self._results_lock:
                 self._results.pop(invocation_id, None)
 
-    def clock_sleep(self, token: str, seconds: float) -> Lease | None:
-        """A thread of a Lambda process sleeps in simulated time (fast mode), maybe waking with a lease."""
+    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> Lease | None:
+        """A thread of a Lambda process sleeps in simulated time (fast mode), maybe waking with a lease.
+        With a wake id (a timed or untimed Condition wait) `clock_wake` may end it early."""
         self._caller(token)
-        return self.clock.sleep_for(token, seconds)
+        return self.clock.sleep_for(token, seconds, wake_id or None)
+
+    def clock_wake(self, token: str, wake_ids: list[str]) -> None:
+        """A Lambda notified a Condition: its waiters with these ids run again now."""
+        self._caller(token)
+        self.clock.wake(token, wake_ids)
 
     def clock_thread(self, token: str, event: str) -> None:
         """A Lambda process started or ended a thread: the clock counts it as an actor."""

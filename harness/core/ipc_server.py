@@ -38,7 +38,7 @@ from harness.core.runtime_modules.raincheck_frames import FrameError, encode_fra
 
 PREFIX = "/2016-11-01/functions/"
 CLOCK_PREFIX = "/raincheck/clock/"
-OPS = ("invoke", "result", "work", "done", "sleep", "thread")
+OPS = ("invoke", "result", "work", "done", "sleep", "thread", "wake")
 logger = logging.getLogger("raincheck.core.ipc")
 
 
@@ -49,7 +49,8 @@ class Dispatcher(Protocol):
     def complete_work(
         self, token: str, function_arn: str, invocation_id: str, result: WorkResult
     ) -> bool: ...
-    def clock_sleep(self, token: str, seconds: float) -> Lease | None: ...
+    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> Lease | None: ...
+    def clock_wake(self, token: str, wake_ids: list[str]) -> None: ...
     def clock_thread(self, token: str, event: str) -> None: ...
 
 
@@ -71,8 +72,10 @@ class Request:
     invocation_type: str = "RequestResponse"
     function_error: str = ""
     body: bytes = b""
-    seconds: float = 0.0
+    seconds: float | None = 0.0  # None: until woken (an untimed Condition wait)
     event: str = ""
+    wake_id: str = ""  # a sleep that `wake` may end early
+    wake_ids: tuple[str, ...] = ()
 
 
 @dataclass
@@ -129,9 +132,15 @@ def _serve(dispatcher: Dispatcher, request: Request, result_timeout_s: float, in
             raise IPCError(HTTPStatus.NOT_FOUND, f"no running invocation {request.invocation_id!r}")
         return Answer(HTTPStatus.ACCEPTED)
     if op == "sleep":
-        if not (math.isfinite(request.seconds) and request.seconds >= 0):
-            raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds >= 0, got {request.seconds!r}")
-        return Answer(HTTPStatus.OK, lease=dispatcher.clock_sleep(token, request.seconds))
+        seconds = request.seconds
+        if seconds is None and not request.wake_id:
+            raise IPCError(HTTPStatus.BAD_REQUEST, "a sleep without seconds needs a wake id")
+        if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+            raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds >= 0, got {seconds!r}")
+        return Answer(HTTPStatus.OK, lease=dispatcher.clock_sleep(token, seconds, request.wake_id))
+    if op == "wake":
+        dispatcher.clock_wake(token, list(request.wake_ids))
+        return Answer(HTTPStatus.OK)
     if op == "thread":
         dispatcher.clock_thread(token, request.event)
         return Answer(HTTPStatus.OK)
@@ -152,13 +161,13 @@ class _HTTPHandler(BaseHTTPRequestHandler):
         if self.path.startswith(CLOCK_PREFIX) and method == "POST":
             event = self.path[len(CLOCK_PREFIX) :]
             text = body.decode("utf-8", "replace")
-            if event == "sleep":
-                try:
-                    return Request("sleep", token, seconds=float(text))
-                except ValueError:
-                    raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {text!r}") from None
+            if event == "sleep":  # body: seconds, or seconds (empty: untimed) and a wake id
+                seconds, _, wake_id = text.partition(" ")
+                return Request("sleep", token, seconds=_seconds(seconds, wake_id), wake_id=wake_id)
             if event == "thread":
                 return Request("thread", token, event=text)
+            if event == "wake":
+                return Request("wake", token, wake_ids=tuple(filter(None, text.split(","))))
         if not self.path.startswith(PREFIX):
             raise IPCError(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
         rest = self.path[len(PREFIX) :]
@@ -308,13 +317,8 @@ def _frame_request(meta: dict[str, str], body: bytes) -> Request:
     op = meta.get("op")
     if op not in OPS:
         raise IPCError(HTTPStatus.NOT_FOUND, f"unknown IPC call {op!r}")
-    seconds_value = 0.0
-    if op == "sleep":
-        seconds = meta.get("seconds", "")
-        try:
-            seconds_value = float(seconds)
-        except ValueError:
-            raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {seconds!r}") from None
+    wake_id = meta.get("wake_id", "")
+    seconds_value = _seconds(meta.get("seconds", ""), wake_id) if op == "sleep" else 0.0
     return Request(
         op=op,
         token=meta.get("token", ""),
@@ -326,7 +330,19 @@ def _frame_request(meta: dict[str, str], body: bytes) -> Request:
         body=body,
         seconds=seconds_value,
         event=meta.get("event", ""),
+        wake_id=wake_id,
+        wake_ids=tuple(filter(None, meta.get("ids", "").split(","))),
     )
+
+
+def _seconds(text: str, wake_id: str) -> float | None:
+    """A sleep's length; none at all (until woken) only with a wake id."""
+    if not text and wake_id:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds, got {text!r}") from None
 
 
 class _FramesServer(_QuietOnResets, socketserver.ThreadingTCPServer):

@@ -36,6 +36,26 @@ def function_handler(event, context):
         for seconds in event["sleeps"]:
             time.sleep(seconds)
             out["woke"].append(time.time())
+    if event.get("waits"):
+        import queue, threading
+        flag = threading.Event()
+        threading.Thread(target=lambda: (time.sleep(0.5), flag.set())).start()
+        start = time.time()
+        out["event_set"] = flag.wait(5.0)  # set by the other thread long before the timeout
+        out["event_waited"] = time.time() - start
+        start = time.time()
+        try:
+            queue.Queue().get(timeout=0.25)
+        except queue.Empty:
+            out["queue_waited"] = time.time() - start
+        items, got = queue.Queue(), []
+        worker = threading.Thread(target=lambda: got.append((items.get(), time.time())))  # untimed
+        worker.start()
+        start = time.time()
+        time.sleep(0.5)
+        items.put("item")
+        worker.join()
+        out["untimed"] = [got[0][0], got[0][1] - start]
     if event.get("crash"):
         os._exit(3)
     if "leak_mb" in event:
@@ -303,3 +323,19 @@ def test_a_lambda_sleeping_alone_moves_the_clock_itself_but_never_past_another_t
     assert core.clock.leases >= 1
     # Most of the seven sleeps cost the core nothing: they were the Lambda's own moves of the clock.
     assert core.clock.advances - advances_before < 5
+
+
+def test_condition_waits_follow_the_clock_and_wake_when_notified(core):
+    stall_escapes = getattr(core.clock, "stall_advances", 0)
+    send(core, "probe/ondemand", {"waits": True})
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["event_set"] is True
+    assert out["untimed"][0] == "item"
+    if isinstance(core.clock, VirtualClock):
+        # Exact: an Event set, a Queue put and a Queue timeout all happen at their simulated time...
+        assert (out["event_waited"], out["queue_waited"], out["untimed"][1]) == (0.5, 0.25, 0.5)
+        # ...and a thread in an untimed Queue.get counts as waiting, not as stuck.
+        assert core.clock.stall_advances == stall_escapes
+    else:
+        assert 0.5 <= out["event_waited"] < 4 and 0.25 <= out["queue_waited"] < 4
+        assert 0.5 <= out["untimed"][1] < 4

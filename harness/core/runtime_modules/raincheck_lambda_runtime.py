@@ -12,8 +12,11 @@ Greengrass-style log lines in the function's log file.
 
 import base64
 import builtins
+import collections
+import contextlib
 import importlib
 import io
+import itertools
 import json
 import logging
 import os
@@ -52,8 +55,9 @@ def configure_logging():
 
 
 def install_clock(environ):
-    """Make this process follow the core's clock: `time.time/monotonic/sleep` and timed
-    `threading.Event.wait` (a common way to write a Lambda's period) use simulated time."""
+    """Make this process follow the core's clock: `time.time/monotonic/sleep` use simulated time, and
+    in fast mode so do the waits of `threading.Condition` (Event, Queue, Timer...) with or without a
+    timeout; a scaled clock scales timed `threading.Event.wait`."""
     kind = environ.get("RAINCHECK_CLOCK", "scaled")
     if kind == "virtual":
         _install_virtual_clock(environ["RAINCHECK_CLOCK_FILE"])
@@ -114,13 +118,48 @@ def _install_virtual_clock(clock_file):
             return
         leases.current = ipc.clock_sleep(seconds)
 
-    def virtual_event_wait(self, timeout=None):
-        # A timed wait sleeps its whole timeout in simulated time, then reports the flag: an early
-        # set() is seen at the end of the timeout, not at once (documented limitation of fast mode).
-        if timeout is None or self.is_set():
-            return real_event_wait(self, timeout)
-        virtual_sleep(max(0.0, timeout))
-        return self.is_set()
+    def virtual_condition_wait(self, timeout=None):
+        # Condition.wait is what Event.wait, Queue.get/put, Timer, Barrier and Semaphore wait through.
+        # The thread sleeps on the core's clock (timed, or until woken), so the core counts it as
+        # waiting and a notify wakes it at the current simulated time.
+        if not self._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        waiter = _Waiter(str(next(waiter_ids)))
+        waiters = self.__dict__.setdefault("_raincheck_waiters", collections.deque())
+        waiters.append(waiter)
+        saved = self._release_save()
+        try:
+            if timeout is None:
+                ipc.clock_sleep(None, waiter.id)
+            else:
+                seconds = max(0.0, timeout)
+                lease = getattr(leases, "current", None)
+                # On a lease nobody else can run, so nobody can notify: the wait times out.
+                if lease is None or not shared.move_on_lease(lease["epoch"], seconds, lease["until"]):
+                    leases.current = ipc.clock_sleep(seconds, waiter.id)
+        finally:
+            self._acquire_restore(saved)
+            if not waiter.notified:
+                with contextlib.suppress(ValueError):
+                    waiters.remove(waiter)
+        return waiter.notified
+
+    def virtual_notify(self, n=1):
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        waiters = self.__dict__.get("_raincheck_waiters")
+        woken = []
+        while waiters and len(woken) < n:
+            waiter = waiters.popleft()
+            waiter.notified = True
+            woken.append(waiter.id)
+        if woken:  # they run again, in the core's ledger, before this thread goes on
+            ipc.clock_wake(woken)
+        if n > len(woken):
+            real_notify(self, n - len(woken))  # a wait that began before the clock was installed
+
+    def virtual_notify_all(self):
+        virtual_notify(self, sys.maxsize)
 
     def announced_start(thread):
         ipc.clock_thread("start")
@@ -139,11 +178,27 @@ def _install_virtual_clock(clock_file):
             ipc.clock_thread("end")
             raise
 
-    real_event_wait = threading.Event.wait
+    waiter_ids = itertools.count()
+    real_notify = threading.Condition.notify
     time.time = time.monotonic = virtual_time
     time.sleep = virtual_sleep
-    threading.Event.wait = virtual_event_wait
+    threading.Condition.wait = virtual_condition_wait
+    threading.Condition.notify = virtual_notify
+    threading.Condition.notify_all = virtual_notify_all
+    threading._time = virtual_time  # wait_for, Barrier and Semaphore time their waits with it
+    if "queue" in sys.modules:  # bound `from time import monotonic as time` at its import
+        sys.modules["queue"].time = virtual_time
     threading.Thread.start = announced_start
+
+
+class _Waiter:
+    """One thread waiting on a Condition under the virtual clock."""
+
+    __slots__ = ("id", "notified")
+
+    def __init__(self, waiter_id):
+        self.id = waiter_id
+        self.notified = False
 
 
 def install_sysfs(environ):

@@ -534,3 +534,45 @@ def test_once_the_epoch_is_bumped_under_the_lock_no_holder_moves_the_clock(tmp_p
     mover.wait(timeout=JOIN_TIMEOUT_S)
     assert shared.now == revoked_at  # not one move after the revocation
     assert mover.stdout is not None and int(mover.stdout.read()) == revoked_at - START
+
+
+# -- wakes: a Lambda's notified Condition ends its waiter's sleep at the current time -------------
+def test_a_wake_ends_a_timed_sleep_now_and_its_timer_never_fires(clock, no_stall_escape):
+    clock.process_started("lambda")
+    clock.thread_started("lambda")  # two threads: a waiter and a notifier
+    woke_at: list[float] = []
+    waiter = start_thread(lambda: (clock.sleep_for("lambda", 5.0, "w1"), woke_at.append(clock.time())), "w")
+    clock.sleep_for("lambda", 1.0)  # the notifier sleeps too: all wait, time moves to its wake-up
+    assert clock.time() == START + 1.0
+    assert clock.wake("lambda", ["w1", "unknown"]) == 1
+    join(waiter)
+    assert woke_at == [START + 1.0]
+    clock.thread_ended("lambda")  # the waiter's thread is done
+    clock.sleep_for("lambda", 10.0)  # past the cancelled timer: nobody is woken twice
+    assert clock.time() == START + 11.0
+    assert clock.wake("lambda", ["w1"]) == 0
+
+
+def test_an_untimed_sleep_lasts_until_its_wake(clock, no_stall_escape):
+    clock.process_started("lambda")
+    clock.thread_started("lambda")
+    woke_at: list[float] = []
+    waiter = start_thread(lambda: (clock.sleep_for("lambda", None, "w"), woke_at.append(clock.time())), "w")
+    clock.sleep_for("lambda", 3.0)  # the waiter has no timer: time moves to the notifier's
+    assert not woke_at
+    clock.wake("lambda", ["w"])
+    join(waiter)
+    assert woke_at == [START + 3.0]
+
+
+def test_an_untimed_sleeper_of_an_ended_process_is_let_go(clock, no_stall_escape):
+    clock.process_started("lambda")
+    waiter = start_thread(lambda: clock.sleep_for("lambda", None, "w"), "w")
+    time.sleep(0.1)
+    clock.process_ended("lambda")  # its IPC handler must not wait forever for a wake that cannot come
+    join(waiter)
+
+
+def test_an_untimed_sleep_needs_a_wake_id(clock):
+    with pytest.raises(ValueError, match="wake id"):
+        clock.sleep_for("lambda", None)

@@ -41,7 +41,8 @@ class FakeDispatcher:
     def __init__(self) -> None:
         self.invocations: dict[str, Invocation] = {}
         self.completed: list[tuple[str, str, WorkResult]] = []
-        self.slept: list[float] = []
+        self.slept: list[tuple[float | None, str]] = []
+        self.woken: list[list[str]] = []
         self.thread_events: list[str] = []
 
     def _check(self, token: str) -> None:
@@ -69,10 +70,14 @@ class FakeDispatcher:
         self.completed.append((function_arn, invocation_id, result))
         return invocation_id == "work-1"
 
-    def clock_sleep(self, token: str, seconds: float) -> Lease | None:
+    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> Lease | None:
         self._check(token)
-        self.slept.append(seconds)
+        self.slept.append((seconds, wake_id))
         return Lease(until=1012.5, epoch=3)
+
+    def clock_wake(self, token: str, wake_ids: list[str]) -> None:
+        self._check(token)
+        self.woken.append(wake_ids)
 
     def clock_thread(self, token: str, event: str) -> None:
         self._check(token)
@@ -142,7 +147,9 @@ def run_calls(ipc: IPCClient) -> dict:
         "slow_id_given": bool(slow_id),
         "work": work,
         "lease": ipc.clock_sleep(1.5),
+        "waits": (ipc.clock_sleep(2.5, "7"), ipc.clock_sleep(None, "8")),
         "thread": ipc.clock_thread("start"),
+        "wake": ipc.clock_wake(["7", "8"]),
     }
 
 
@@ -158,7 +165,8 @@ def test_both_wires_carry_every_call_to_the_dispatcher(served, wire):
         (SLOW, "work-1", WorkResult(b'{"done": 1}', "")),
         (SLOW, "work-1", WorkResult(b"boom", "Handled")),
     ]
-    assert dispatcher.slept == [1.5]
+    assert dispatcher.slept == [(1.5, ""), (2.5, "7"), (None, "8")]  # None: until woken
+    assert dispatcher.woken == [["7", "8"]]
     assert dispatcher.thread_events == ["start"]
     # Only the frames wire carries a lease; the HTTP contract has no place for one.
     assert got["lease"] == ({"until": 1012.5, "epoch": 3} if wire == "frames" else None)
@@ -215,6 +223,7 @@ def test_an_unknown_call_is_refused_and_the_connection_goes_on(served):
     [
         ({"op": "sleep", "token": TOKEN, "seconds": "soon"}, b"sleep needs seconds"),
         ({"op": "sleep", "token": TOKEN, "seconds": "nan"}, b"sleep needs seconds >= 0"),
+        ({"op": "sleep", "token": TOKEN, "seconds": ""}, b"sleep needs seconds, got ''"),  # no wake id
     ],
 )
 def test_a_malformed_call_is_a_400_naming_the_field(served, meta, reason):

@@ -89,9 +89,13 @@ class IPCClient:
         )
 
     # -- raincheck's simulated clock (fast mode); a real core has no such calls ---------------------
-    def clock_sleep(self, seconds):
-        """Sleep in simulated time; the lease the core granted with the wake-up ({until, epoch}) or None."""
-        meta, _body = self._call("sleep", {"seconds": repr(float(seconds))}, b"")
+    def clock_sleep(self, seconds, wake_id=""):
+        """Sleep in simulated time (`seconds` None: until woken; then `wake_id` is needed); the lease the
+        core granted with the wake-up ({until, epoch}) or None. `clock_wake(wake_id)` ends it early."""
+        fields = {"seconds": "" if seconds is None else repr(float(seconds))}
+        if wake_id:
+            fields["wake_id"] = wake_id
+        meta, _body = self._call("sleep", fields, b"")
         if "lease_epoch" not in meta:
             return None
         try:
@@ -102,6 +106,9 @@ class IPCClient:
 
     def clock_thread(self, event):
         self._call("thread", {"event": event}, b"")
+
+    def clock_wake(self, wake_ids):
+        self._call("wake", {"ids": ",".join(wake_ids)}, b"")
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _call(self, op, fields, body):
@@ -181,7 +188,10 @@ class IPCClient:
             if fields.get("err"):
                 headers["X-Amz-Function-Error"] = fields["err"]
         elif op == "sleep":
-            method, path, body = "POST", "/raincheck/clock/sleep", fields["seconds"].encode()
+            text = fields["seconds"] + (" " + fields["wake_id"] if fields.get("wake_id") else "")
+            method, path, body = "POST", "/raincheck/clock/sleep", text.encode()
+        elif op == "wake":
+            method, path, body = "POST", "/raincheck/clock/wake", fields["ids"].encode()
         else:
             method, path, body = "POST", "/raincheck/clock/thread", fields["event"].encode()
         response = self._request(method, path, body, headers)
