@@ -39,6 +39,7 @@ logger = logging.getLogger("raincheck.core.clock")
 CLOCK_FILE_FORMAT = LAYOUT.format
 # An actor that neither blocks on the clock nor uses CPU for this long is waiting on something else.
 CPU_IDLE_STALL_S = 0.5
+MAX_EARLY_WAKES = 10_000
 
 
 class Clock:
@@ -159,6 +160,9 @@ class VirtualClock(Clock):
         self._timers: list[tuple[float, int, str, object]] = []  # (when, seq, kind, event or callback)
         self._cancelled: set[int] = set()
         self._wakeable: dict[tuple[str, str], tuple[int | None, threading.Event]] = {}
+        # Wakes that came before their sleep (notifier and waiter use separate connections): the sleep,
+        # when it comes, ends at once. Bounded: a wake for a waiter that timed out meanwhile is never used.
+        self._early_wakes: dict[tuple[str, str], None] = {}
         self._sequence = itertools.count()
         self._stopping = False
         self._epoch = 0
@@ -201,6 +205,8 @@ class VirtualClock(Clock):
             self._activity.pop(token, None)
             for key in [key for key in self._wakeable if key[0] == token]:
                 self._wakeable.pop(key)[1].set()  # its handler must not wait for a dead process's wake
+            for key in [key for key in self._early_wakes if key[0] == token]:
+                del self._early_wakes[key]
             self._settle()
 
     def attach_pid(self, token: str, pid: int) -> None:
@@ -270,6 +276,9 @@ class VirtualClock(Clock):
             if self._stopping:
                 return None  # the simulation is over: nothing will ever wake a sleeper
             self._revoke_lease()  # before reading now: a holder must not move it under this sleep
+            if wake_id is not None and (token, wake_id) in self._early_wakes:
+                del self._early_wakes[(token, wake_id)]
+                return None  # notified before this sleep got here: it is over before it began
             sequence = None
             if seconds is not None:
                 sequence = next(self._sequence)
@@ -293,8 +302,13 @@ class VirtualClock(Clock):
             self._revoke_lease()
             for wake_id in wake_ids:
                 record = self._wakeable.pop((token, wake_id), None)
-                if record is None or record[1].is_set():
-                    continue  # its time came first, or it never slept (a leased wait)
+                if record is None:  # its sleep is still on its way (or its time came first)
+                    self._early_wakes[(token, wake_id)] = None
+                    while len(self._early_wakes) > MAX_EARLY_WAKES:
+                        del self._early_wakes[next(iter(self._early_wakes))]
+                    continue
+                if record[1].is_set():
+                    continue  # its time came first
                 sequence, event = record
                 if sequence is not None:
                     self._cancelled.add(sequence)

@@ -56,6 +56,58 @@ def function_handler(event, context):
         items.put("item")
         worker.join()
         out["untimed"] = [got[0][0], got[0][1] - start]
+    if "hand_offs" in event:  # Event ping-pong, Queue round trips and thread starts, many times over
+        import queue, threading
+        ping, pong, rounds = threading.Event(), threading.Event(), event["hand_offs"]
+
+        def ponger():
+            for _ in range(rounds):
+                ping.wait()
+                ping.clear()
+                pong.set()
+
+        threading.Thread(target=ponger).start()
+        for _ in range(rounds):
+            ping.set()
+            pong.wait()
+            pong.clear()
+        requests, replies = queue.Queue(), queue.Queue()
+        threading.Thread(target=lambda: [replies.put(requests.get() + 1) for _ in range(rounds)]).start()
+        out["queue_sum"] = sum(requests.put(n) or replies.get() for n in range(rounds))
+        for _ in range(rounds):
+            threading.Thread(target=lambda: None).start()
+        out["hand_offs_done"] = True
+    if event.get("try_waits"):  # non-blocking tries while another thread keeps running
+        import threading
+        done, saw_done = threading.Event(), []
+
+        def spinner():
+            deadline = time.perf_counter() + 3.0  # wall time: it runs until told, or gives up
+            while time.perf_counter() < deadline:
+                if done.is_set():
+                    saw_done.append(True)
+                    return
+
+        spinning = threading.Thread(target=spinner)
+        spinning.start()
+        out["tries"] = [threading.Event().wait(0), threading.Semaphore(0).acquire(timeout=0)]
+        done.set()
+        spinning.join()
+        out["spinner_saw_done"] = bool(saw_done)
+    if event.get("signal_sets_event"):  # a signal handler notifies while this thread waits on the clock
+        import signal, threading
+        flag, returned = threading.Event(), threading.Event()
+
+        def busy():  # keeps the process running, so simulated time waits for the wall-time signal
+            deadline = time.perf_counter() + 3.0
+            while not returned.is_set() and time.perf_counter() < deadline:
+                pass
+
+        threading.Thread(target=busy).start()
+        signal.signal(signal.SIGALRM, lambda *_: flag.set())
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        out["signal_set"] = flag.wait()
+        returned.set()
     if event.get("crash"):
         os._exit(3)
     if "leak_mb" in event:
@@ -339,3 +391,25 @@ def test_condition_waits_follow_the_clock_and_wake_when_notified(core):
     else:
         assert 0.5 <= out["event_waited"] < 4 and 0.25 <= out["queue_waited"] < 4
         assert 0.5 <= out["untimed"][1] < 4
+
+
+@pytest.mark.parametrize("core", ["fast"], indirect=True)
+def test_many_hand_offs_between_threads_lose_no_wake_up(core):
+    # A notify's wake and its waiter's sleep reach the core on different connections, in either order.
+    send(core, "probe/ondemand", {"hand_offs": 300})
+    (out,) = core.observer.wait_for("probe/out", timeout_s=60)
+    assert out["hand_offs_done"] is True
+    assert out["queue_sum"] == sum(n + 1 for n in range(300))
+
+
+def test_a_zero_timeout_wait_is_a_try_that_does_not_wait_for_others(core):
+    send(core, "probe/ondemand", {"try_waits": True})
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["tries"] == [False, False]
+    assert out["spinner_saw_done"] is True  # the tries returned while the other thread still ran
+
+
+def test_a_signal_handler_can_set_the_event_its_thread_waits_on(core):
+    send(core, "probe/ondemand", {"signal_sets_event": True})
+    (out,) = core.observer.wait_for("probe/out")
+    assert out["signal_set"] is True

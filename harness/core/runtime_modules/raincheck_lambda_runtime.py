@@ -101,8 +101,17 @@ def _install_virtual_clock(clock_file):
     real_sleep = time.sleep
     real_start = threading.Thread.start
     leases = threading.local()
-    # A forked child is no actor the core knows of: it must not move the clock on its parent's lease.
-    os.register_at_fork(after_in_child=lambda: leases.__dict__.clear())
+    known = threading.local()  # set in the threads the core counts: the main thread and announced ones
+    known.counted = True
+    forked = []
+
+    def in_forked_child():
+        # A forked child is no actor the core knows of: no moves on its parent's lease, and its waits
+        # must not count as its parent's.
+        leases.__dict__.clear()
+        forked.append(True)
+
+    os.register_at_fork(after_in_child=in_forked_child)
 
     def virtual_time():
         return shared.now
@@ -124,7 +133,12 @@ def _install_virtual_clock(clock_file):
         # waiting and a notify wakes it at the current simulated time.
         if not self._is_owned():
             raise RuntimeError("cannot wait on un-acquired lock")
-        waiter = _Waiter(str(next(waiter_ids)))
+        if forked or not getattr(known, "counted", False):
+            return real_wait(self, timeout)  # a thread the core does not count (C callbacks, _thread)
+        if timeout is not None and timeout <= 0:  # a non-blocking try, as in CPython: no sleep at all
+            self._acquire_restore(self._release_save())
+            return False
+        waiter = _Waiter(f"{os.getpid()}.{next(waiter_ids)}")
         waiters = self.__dict__.setdefault("_raincheck_waiters", collections.deque())
         waiters.append(waiter)
         saved = self._release_save()
@@ -166,6 +180,7 @@ def _install_virtual_clock(clock_file):
         run = thread.run
 
         def run_and_announce_end():
+            known.counted = True
             try:
                 run()
             finally:
@@ -179,6 +194,7 @@ def _install_virtual_clock(clock_file):
             raise
 
     waiter_ids = itertools.count()
+    real_wait = threading.Condition.wait
     real_notify = threading.Condition.notify
     time.time = time.monotonic = virtual_time
     time.sleep = virtual_sleep

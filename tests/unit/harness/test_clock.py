@@ -576,3 +576,13 @@ def test_an_untimed_sleeper_of_an_ended_process_is_let_go(clock, no_stall_escape
 def test_an_untimed_sleep_needs_a_wake_id(clock):
     with pytest.raises(ValueError, match="wake id"):
         clock.sleep_for("lambda", None)
+
+
+def test_a_wake_that_comes_before_its_sleep_ends_the_sleep_at_once(clock, no_stall_escape):
+    clock.process_started("lambda")
+    clock.thread_started("lambda")  # the notifier runs on: the waiter must not need time to move
+    assert clock.wake("lambda", ["early"]) == 0  # its sleep is still on the way
+    sleeper = start_thread(lambda: clock.sleep_for("lambda", None, "early"), "sleeper")
+    join(sleeper)  # a forgotten wake would leave it asleep for good
+    assert clock.time() == START
+    clock.process_ended("lambda")

@@ -112,10 +112,27 @@ class IPCClient:
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _call(self, op, fields, body):
-        """One call on this thread's kept-alive connection: (answer fields, answer body)."""
-        if self.wire == "frames":
-            return self._call_frames(op, fields, body)
-        return self._call_http(op, fields, body)
+        """One call on this thread's kept-alive connection: (answer fields, answer body). A call made
+        while this thread's connection waits for an answer (from a signal handler, say) gets a
+        connection of its own, or it would wait behind the answer it interrupted."""
+        local = self._local.__dict__
+        if local.get("busy"):
+            interrupted = dict(local)
+            local.clear()
+            try:
+                return self._call(op, fields, body)
+            finally:
+                self._drop_frames_connection()
+                self._drop_connection()
+                local.clear()
+                local.update(interrupted)
+        local["busy"] = True
+        try:
+            if self.wire == "frames":
+                return self._call_frames(op, fields, body)
+            return self._call_http(op, fields, body)
+        finally:
+            local["busy"] = False
 
     @property
     def max_body_bytes(self):
