@@ -312,11 +312,7 @@ class VirtualClock(Clock):
                 sequence, event = record
                 if sequence is not None:
                     self._cancelled.add(sequence)
-                activity = self._activity.get(token)
-                if activity is not None:
-                    activity.blocked -= 1  # running again before it wakes, as in _advance
-                    activity.cpu_ticks = -1
-                event.set()
+                self._wake_sleeper(token, event)
                 woken += 1
         return woken
 
@@ -362,10 +358,9 @@ class VirtualClock(Clock):
         if token.startswith("local:"):
             return None  # a harness thread sleeps inline in this process anyway: nothing to save
         running = self._running()
+        # Woken inline means every other thread of this process waits too: only the process is checked.
         if self._queued or self._stopping or len(running) != 1 or running[0][0] != token:
             return None
-        if running[0][1].alive - running[0][1].blocked != 1:
-            return None  # another thread of the same process runs too
         self._lease_holder = token
         self.leases += 1
         # Cancelled timers still bound it: a lease that ends early only costs a round trip.
@@ -431,11 +426,7 @@ class VirtualClock(Clock):
             self._shared.now = when
             self.advances += 1
         if isinstance(target, threading.Event):
-            activity = self._activity.get(token)
-            if activity is not None:
-                activity.blocked -= 1  # running again before it wakes: no gap for the clock to jump
-                activity.cpu_ticks = -1
-            target.set()
+            self._wake_sleeper(token, target)
         else:
             self._cv.release()
             try:
@@ -444,6 +435,13 @@ class VirtualClock(Clock):
                 logger.exception("Scheduled call at %.3f failed", when)
             finally:
                 self._cv.acquire()
+
+    def _wake_sleeper(self, token: str, wake: threading.Event) -> None:
+        activity = self._activity.get(token)
+        if activity is not None:
+            activity.blocked -= 1  # running again before it wakes: no gap for the clock to jump
+            activity.cpu_ticks = -1
+        wake.set()
 
     def _all_idle_elsewhere(self, running: list[tuple[str, _Activity]]) -> bool:
         """True when every actor counted as running has used no CPU for CPU_IDLE_STALL_S: it waits on
