@@ -116,16 +116,21 @@ def _install_virtual_clock(clock_file):
     def virtual_time():
         return shared.now
 
+    def sleep_on_clock(seconds, wake_id=""):
+        """Move the clock on this thread's lease if it still holds, else ask the core (maybe for a new
+        one). On a lease nobody else can run, so nobody can notify a wait: it just times out."""
+        lease = getattr(leases, "current", None)
+        if lease is not None and shared.move_on_lease(lease["epoch"], seconds, lease["until"]):
+            return
+        leases.current = ipc.clock_sleep(seconds, wake_id)
+
     def virtual_sleep(seconds):
         if seconds < 0:
             raise ValueError("sleep length must be non-negative")
         if seconds == 0:
             real_sleep(0)
             return
-        lease = getattr(leases, "current", None)
-        if lease is not None and shared.move_on_lease(lease["epoch"], seconds, lease["until"]):
-            return
-        leases.current = ipc.clock_sleep(seconds)
+        sleep_on_clock(seconds)
 
     def virtual_condition_wait(self, timeout=None):
         # Condition.wait is what Event.wait, Queue.get/put, Timer, Barrier and Semaphore wait through.
@@ -146,11 +151,7 @@ def _install_virtual_clock(clock_file):
             if timeout is None:
                 ipc.clock_sleep(None, waiter.id)
             else:
-                seconds = max(0.0, timeout)
-                lease = getattr(leases, "current", None)
-                # On a lease nobody else can run, so nobody can notify: the wait times out.
-                if lease is None or not shared.move_on_lease(lease["epoch"], seconds, lease["until"]):
-                    leases.current = ipc.clock_sleep(seconds, waiter.id)
+                sleep_on_clock(timeout, waiter.id)
         finally:
             self._acquire_restore(saved)
             if not waiter.notified:
@@ -170,7 +171,7 @@ def _install_virtual_clock(clock_file):
         if woken:  # they run again, in the core's ledger, before this thread goes on
             ipc.clock_wake(woken)
         if n > len(woken):
-            real_notify(self, n - len(woken))  # a wait that began before the clock was installed
+            real_notify(self, n - len(woken))  # real waits: uncounted threads, or begun before install
 
     def virtual_notify_all(self):
         virtual_notify(self, sys.maxsize)
