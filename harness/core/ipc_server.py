@@ -6,11 +6,11 @@ POST /2016-11-01/functions/{arn}          post work for a function (answers X-Am
 GET  /2016-11-01/functions/{arn}          the result of an invocation (X-Amz-InvocationId in the request)
 GET  /2016-11-01/functions/{arn}/work     a Lambda runtime asks for its next work item (long poll)
 POST /2016-11-01/functions/{arn}/work     a Lambda runtime posts the result of its work item
-POST /raincheck/clock/{sleep,thread}      raincheck's simulated clock (fast mode; not on a real core)
+POST /raincheck/clock/{sleep,wake,thread} raincheck's simulated clock (fast mode; not on a real core)
 
 Frames (fast mode's Lambdas, see runtime_modules/raincheck_frames.py): the same calls as ops `invoke`,
-`result`, `work`, `done`, `sleep`, `thread`. An `invoke` whose result is ready at once (the shadow service,
-the router) carries it in its answer, which saves the `result` round trip.
+`result`, `work`, `done`, `sleep`, `wake`, `thread`. An `invoke` whose result is ready at once (the shadow
+service, the router) carries it in its answer, which saves the `result` round trip.
 
 Each wire only translates; `serve_request` does the work, and what work means is the dispatcher's business
 (harness.core.core).
