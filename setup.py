@@ -2,7 +2,8 @@
 
 fixtures/ and ml_resources/ are data, not code. They are installed as `harness/_data/fixtures` and
 `harness/_data/ml_resources` so that an installed `raincheck` finds them (see harness.paths); in a
-checkout they are read in place. pyproject.toml's tables cannot map a folder and also use package
+checkout they are read in place. lambdas/ is installed both as a package (tests import its pure cores) and
+as `harness/_data/lambdas`, the deployment package the bundled group files name. pyproject.toml's tables cannot map a folder and also use package
 discovery, hence this file.
 """
 
@@ -10,7 +11,12 @@ import os
 
 from setuptools import find_packages, setup
 
-DATA_DIRS = {"fixtures": "harness._data.fixtures", "ml_resources": "harness._data.ml_resources"}
+DATA_DIRS = {
+    "fixtures": "harness._data.fixtures",
+    "ml_resources": "harness._data.ml_resources",
+    # The Lambdas' deployment package as a data folder too: the group files name it `../lambdas`.
+    "lambdas": "harness._data.lambdas",
+}
 SKIP = {"__pycache__", ".ipynb_checkpoints"}
 
 

@@ -17,6 +17,14 @@ from harness.core.topics import validate_topic_filter
 
 THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
+# Lambda's own rules: a version is a number, an alias a name that is not one ($LATEST is not deployable).
+VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
+ALIAS = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
+RUNTIME = re.compile(r"^python3\.[0-9]{1,2}$")
+ISOLATION_MODES = ("container", "nocontainer")
+ENCODINGS = ("json", "binary")
+# A Python distribution name (PEP 508), optionally with extras: tensorflow-cpu, tf_keras, moto[iot]
+DISTRIBUTION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._,-]+\])?$")
 SHADOW_SERVICE = "GGShadowService"
 CLOUD = "cloud"
 
@@ -54,7 +62,7 @@ class MLResource:
 class FunctionDefinition:
     name: str
     handler: str
-    code: Path
+    code: Path  # the deployment package: a folder or a .zip whose root is the package root
     pinned: bool
     timeout_s: float
     memory_mb: int
@@ -62,9 +70,23 @@ class FunctionDefinition:
     environment: dict[str, str]
     resources: tuple[str, ...]
     resource_permissions: dict[str, str] = field(default_factory=dict)  # id -> "ro" | "rw"
+    runtime: str = "python3.11"
+    isolation: str = "container"  # or "nocontainer"
+    encoding: str = "json"  # or "binary": the handler gets the message's bytes as they are
+    version: str = "1"
+    alias: str | None = None
+
+    @property
+    def qualifier(self) -> str:
+        """What the group deploys: the alias if there is one, else the version ($LATEST never)."""
+        return self.alias or self.version
 
     def arn(self, region: str, account: str) -> str:
+        """The unqualified function ARN."""
         return f"arn:aws:lambda:{region}:{account}:function:{self.name}"
+
+    def qualified_arn(self, region: str, account: str) -> str:
+        return f"{self.arn(region, account)}:{self.qualifier}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +108,9 @@ class GroupDefinition:
     region: str
     account: str
     core_thing: str
+    # Python distributions installed on the gateway, each with what it requires: all a Lambda may import
+    # besides its own package and the standard library.
+    core_packages: tuple[str, ...]
     functions: tuple[FunctionDefinition, ...]
     devices: tuple[Device, ...]
     subscriptions: tuple[Subscription, ...]
@@ -141,9 +166,9 @@ class _Reader:
         return value
 
 
-def load_group(path: str | Path, project_root: Path | None = None) -> GroupDefinition:
-    """Load and validate a group definition. Relative code and resource paths resolve against `project_root`
-    (default: the folder above the file's folder, i.e. the project for fixtures/group.yaml)."""
+def load_group(path: str | Path) -> GroupDefinition:
+    """Load and validate a group definition. Relative code and resource paths resolve against the folder
+    the file is in, wherever that is."""
     path = Path(path)
     source = str(path)
     try:
@@ -154,8 +179,7 @@ def load_group(path: str | Path, project_root: Path | None = None) -> GroupDefin
         document = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         raise GroupError(f"{source}: not valid YAML: {error}") from error
-    root = project_root or path.resolve().parent.parent
-    return parse_group(document, source, root, path)
+    return parse_group(document, source, path.resolve().parent, path)
 
 
 def parse_group(document: Any, source: str, root: Path, path: Path | None = None) -> GroupDefinition:
@@ -164,7 +188,11 @@ def parse_group(document: Any, source: str, root: Path, path: Path | None = None
         {"group", "region", "account", "core", "functions", "devices", "subscriptions", "resources"}
     )
     core = _Reader(source, top.get("core", dict), "core")
-    core.check_keys({"thing"})
+    core.check_keys({"thing", "packages"})
+    packages = core.get("packages", list, [])
+    for package in packages:
+        if not isinstance(package, str) or not DISTRIBUTION.match(package):
+            raise core.fail(f"packages: {package!r} is not a Python distribution name")
     resources = _parse_resources(source, top.get("resources", dict, {}), root)
     resource_ids = {resource.id for resource in resources}
     functions = tuple(
@@ -186,6 +214,7 @@ def parse_group(document: Any, source: str, root: Path, path: Path | None = None
         region=top.get("region", str, "us-east-1"),
         account=str(top.get("account", (str, int), "123456789012")),
         core_thing=core.get("thing", str),
+        core_packages=tuple(packages),
         functions=functions,
         devices=devices,
         subscriptions=subscriptions,
@@ -213,6 +242,11 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
             "sysfs_access",
             "environment",
             "resources",
+            "runtime",
+            "isolation",
+            "encoding",
+            "version",
+            "alias",
         }
     )
     name = reader.get("name", str)
@@ -220,11 +254,38 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
         raise reader.fail(f"function name {name!r} must match {FUNCTION_NAME.pattern}")
     reader.what = f"function {name!r}"
     handler = reader.get("handler", str)
-    if "." not in handler:
-        raise reader.fail(f"handler {handler!r} must be module.function")
-    code = root / reader.get("code", str)
-    if not code.is_dir():
-        raise reader.fail(f"code folder {code} does not exist")
+    module, _, function = handler.rpartition(".")
+    if not module or not all(part.isidentifier() for part in [*module.split("."), function]):
+        raise reader.fail(
+            f"handler {handler!r} must be module.function (dots for sub-packages), as in the Lambda console"
+        )
+    code = (root / reader.get("code", str)).resolve()
+    if code.suffix == ".zip":
+        if not code.is_file():
+            raise reader.fail(f"code package {code} does not exist")
+    elif not code.is_dir():
+        raise reader.fail(f"code {code} must be a folder or a .zip deployment package; it does not exist")
+    runtime = reader.get("runtime", str, "python3.11")
+    if not RUNTIME.match(runtime):
+        raise reader.fail(f"runtime {runtime!r} is not a Python Lambda runtime (python3.N)")
+    isolation = reader.get("isolation", str, "container")
+    if isolation not in ISOLATION_MODES:
+        raise reader.fail(f"isolation must be one of {', '.join(ISOLATION_MODES)}, got {isolation!r}")
+    encoding = reader.get("encoding", str, "json")
+    if encoding not in ENCODINGS:
+        raise reader.fail(f"encoding must be one of {', '.join(ENCODINGS)}, got {encoding!r}")
+    version = str(reader.get("version", (int, str), 1))
+    if not VERSION.match(version):
+        raise reader.fail(f"version must be a published version number (1, 2, ...), got {version!r}")
+    alias = reader.get("alias", str, None)
+    if alias is not None and not ALIAS.match(alias):
+        raise reader.fail(f"alias {alias!r} must be a name of letters, digits, - or _ that is not a number")
+    sysfs_access = reader.get("sysfs_access", bool, False)
+    if sysfs_access and isolation == "nocontainer":
+        raise reader.fail(
+            "sysfs_access is a container setting: a Lambda without a container reads /sys directly "
+            "(Greengrass offers the setting only with a container); remove it or use isolation: container"
+        )
     timeout_s = reader.get("timeout_s", float, 3.0)
     memory_mb = reader.get("memory_mb", int, 128)
     if not 1 <= timeout_s <= 900:
@@ -260,10 +321,15 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
         pinned=reader.get("pinned", bool, False),
         timeout_s=timeout_s,
         memory_mb=memory_mb,
-        sysfs_access=reader.get("sysfs_access", bool, False),
+        sysfs_access=sysfs_access,
         environment={key: str(value) for key, value in environment.items()},
         resources=tuple(attached),
         resource_permissions=permissions,
+        runtime=runtime,
+        isolation=isolation,
+        encoding=encoding,
+        version=version,
+        alias=alias,
     )
 
 
@@ -311,7 +377,7 @@ def _parse_resources(source: str, resources: Any, root: Path) -> tuple[MLResourc
                 id=ml.get("id", str),
                 s3_uri=s3_uri,
                 destination=destination.rstrip("/"),
-                local_source=root / local if local else None,
+                local_source=(root / local).resolve() if local else None,
             )
         )
     return tuple(parsed)

@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,9 +25,12 @@ from harness.core.clock import Clock, Lease, ScaledClock, VirtualClock
 from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 from harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
 from harness.core.ipc_server import IPCError, IPCServer
+from harness.core.python_env import SitePackages, build_site_packages, check_runtime
 from harness.core.router import Route, Router
+from harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from harness.core.sandbox import ContainerSpec, check_sandbox
 from harness.core.sysfs import CpuTemperature
-from harness.group import CLOUD, SHADOW_SERVICE, GroupDefinition, MLResource
+from harness.group import CLOUD, SHADOW_SERVICE, FunctionDefinition, GroupDefinition, MLResource
 from harness.shadow.models import ShadowStore
 from harness.shadow.service import ShadowService
 
@@ -34,8 +38,12 @@ SHADOW_FUNCTION_ARN = "arn:aws:lambda:::function:GGShadowService"
 ROUTER_FUNCTION_ARN = "arn:aws:lambda:::function:GGRouter"
 LOG_FORMAT = "[%(asctime)s.%(msecs)03dZ][%(levelname)s]-%(name)s: %(message)s"
 SUPERVISE_PERIOD_S = 0.05
-# Environment variables a Lambda process inherits from the machine; everything else comes from the group.
+# Environment variables a Lambda process inherits from the machine; everything else comes from the group
+# and the core (docs/runtime-contract.md). No AWS credentials: a Lambda's own boto3 must not find the
+# developer's.
 INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "TF_CPP_MIN_LOG_LEVEL", "OPENBLAS_CORETYPE")
+# The largest message the core routes locally (devices, Lambdas, shadow service): 256 KiB.
+MAX_MESSAGE_BYTES = 256 * 1024
 
 logger = logging.getLogger("raincheck.core")
 
@@ -70,15 +78,16 @@ class EmulatedCore:
         cpu_temperature_c: float = 55.0,
         fetch_resource: ResourceFetcher = local_resource,
         cloud_sink: MessageSink | None = None,
-        package_root: Path | None = None,
         ipc_wire: str | None = None,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.group = group
-        self.workdir = Path(workdir)
+        self.workdir = Path(workdir).resolve()
         self.clock = clock or ScaledClock(1.0)
         self.fetch_resource = fetch_resource
         self.cloud_sink = cloud_sink
-        self.package_root = package_root or _package_root()
+        self.max_message_bytes = max_message_bytes
+        self.oversized_messages = 0
         # The Lambdas' IPC wire: frames where time is simulated (IPC round trips are then most of the
         # wall time), the HTTP contract otherwise. Both carry the same calls (harness.core.ipc_server).
         self.ipc_wire = ipc_wire or ("frames" if isinstance(self.clock, VirtualClock) else "http")
@@ -92,7 +101,8 @@ class EmulatedCore:
             [Route(s.source, s.subject, s.target) for s in group.subscriptions], self._deliver
         )
         self.functions: dict[str, FunctionHost] = {}
-        self._by_arn: dict[str, FunctionHost] = {}
+        self._by_arn: dict[str, FunctionHost] = {}  # qualified ARN -> host
+        self._unqualified: dict[str, FunctionHost] = {}
         self._devices: dict[str, list[MessageSink]] = {}
         self._results: dict[str, tuple[str, Invocation]] = {}  # id -> (invoker's token, invocation)
         self._results_lock = threading.Lock()
@@ -117,32 +127,40 @@ class EmulatedCore:
 
     def _start(self) -> EmulatedCore:
         self._open_system_log()
+        python = {d.name: check_runtime(d.runtime, d.name) for d in self.group.functions}
+        if any(d.isolation == "container" for d in self.group.functions):
+            check_sandbox()  # before anything starts: the cause and the fix, not a crash loop
+        site = build_site_packages(self.group.core_packages, self.workdir / "python" / "site-packages")
+        logger.info("Core Python packages: %s", ", ".join(site.distributions) or "none")
         self._ipc.start()
         self._ipc_started = True
         resources = self._deploy_resources()
         for definition in self.group.functions:
-            arn = definition.arn(self.group.region, self.group.account)
-            code_root = stage_function_code(
-                definition.code, self.package_root, self.workdir / "deployment" / definition.name
-            )
-            mounts = {self.group.ml_resource(rid).destination: resources[rid] for rid in definition.resources}
-            environment = {key: _remap(value, mounts) for key, value in definition.environment.items()}
-            if definition.sysfs_access:
-                environment["RAINCHECK_SYSFS_ROOT"] = str(self.cpu_temperature.sysfs_root)
+            package = stage_function_code(definition.code, self.workdir / "deployment" / definition.name)
             config = FunctionConfig(
                 name=definition.name,
-                arn=arn,
+                arn=definition.qualified_arn(self.group.region, self.group.account),
                 handler=definition.handler,
                 pinned=definition.pinned,
                 timeout_s=definition.timeout_s,
                 memory_mb=definition.memory_mb,
-                environment=environment,
+                environment={},
                 log_path=self.function_log_path(definition.name),
-                python_path=[code_root],
+                package=package,
+                site_packages=site.path,
+                python=python[definition.name],
+                encoding=definition.encoding,
             )
-            host = FunctionHost(config, self._core_environment(), self.clock)
+            if definition.isolation == "container":
+                config.container = self._container_spec(definition, package, site, resources)
+                prefix = "/"  # Greengrass: a single slash for containerized Lambdas
+            else:
+                prefix = str(self._link_resources(definition, resources))
+            config.environment = self._function_environment(definition, prefix)
+            host = FunctionHost(config, self.clock)
             self.functions[definition.name] = host
-            self._by_arn[arn] = host
+            self._by_arn[config.arn] = host
+            self._unqualified[definition.arn(self.group.region, self.group.account)] = host
         for host in self.functions.values():
             host.start()
         self._supervisor.start()
@@ -155,6 +173,78 @@ class EmulatedCore:
         )
         return self
 
+    def _container_spec(
+        self,
+        definition: FunctionDefinition,
+        package: Path,
+        site: SitePackages,
+        resources: dict[str, Path],
+    ) -> ContainerSpec:
+        """What the function's container shows: its resources at their destinations, its package, the
+        core's Python packages, /sys/class/thermal only with /sys access; the core's folder hidden."""
+        binds = [
+            (
+                resources[rid],
+                self.group.ml_resource(rid).destination,
+                definition.resource_permissions.get(rid, "ro") == "rw",
+            )
+            for rid in definition.resources
+        ]
+        binds.append((site.path, str(site.path), False))
+        clock_file = getattr(self.clock, "clock_file", None)
+        if clock_file is not None:
+            binds.append((Path(clock_file), str(clock_file), True))
+        exposed = sorted({Path(sys.base_prefix), Path(sys.prefix), RUNTIME_MODULES_DIR, *site.sources})
+        return ContainerSpec(
+            package=package,
+            hidden=[self.workdir],
+            exposed=exposed,
+            binds=binds,
+            sysfs_root=self.cpu_temperature.sysfs_root if definition.sysfs_access else None,
+        )
+
+    def _link_resources(self, definition: FunctionDefinition, resources: dict[str, Path]) -> Path:
+        """A no-container Lambda's resources: linked under a folder of its own at their destination paths;
+        the Lambda finds them at $AWS_GG_RESOURCE_PREFIX + destination, as on a core."""
+        prefix = self.workdir / "resource-prefix" / definition.name
+        for rid in definition.resources:
+            link = prefix / self.group.ml_resource(rid).destination.lstrip("/")
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.is_symlink():
+                link.symlink_to(resources[rid], target_is_directory=True)
+        prefix.mkdir(parents=True, exist_ok=True)
+        return prefix
+
+    def _function_environment(self, definition: FunctionDefinition, resource_prefix: str) -> dict[str, str]:
+        """The group's variables, then what a core sets for every Lambda (docs/runtime-contract.md)."""
+        env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
+        env.update(definition.environment)
+        env.update(
+            {
+                "AWS_IOT_THING_NAME": self.group.core_thing,
+                "AWS_REGION": self.group.region,
+                "AWS_DEFAULT_REGION": self.group.region,
+                "AWS_GG_RESOURCE_PREFIX": resource_prefix,
+                "MY_FUNCTION_ARN": definition.qualified_arn(self.group.region, self.group.account),
+                "GG_DAEMON_PORT": str(self._ipc.port),
+                "SHADOW_FUNCTION_ARN": SHADOW_FUNCTION_ARN,
+                "ROUTER_FUNCTION_ARN": ROUTER_FUNCTION_ARN,
+                "RAINCHECK_IPC_WIRE": self.ipc_wire,
+                "RAINCHECK_IPC_FRAMES_PORT": str(self._ipc.frames_port),
+                "RAINCHECK_FUNCTION_VERSION": definition.version,
+                # No credentials but the core's: never the developer's files, nor an instance's metadata.
+                "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/raincheck/credentials",
+                "AWS_CONFIG_FILE": "/nonexistent/raincheck/config",
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+        )
+        if definition.isolation == "container":
+            env["TMPDIR"] = "/tmp"  # its own
+        else:
+            env["RAINCHECK_SYSFS_ROOT"] = str(self.cpu_temperature.sysfs_root)
+        env.update(self.clock.to_env())
+        return env
+
     def stop(self) -> None:
         self._stop.set()
         for host in self.functions.values():
@@ -165,6 +255,9 @@ class EmulatedCore:
             self._ipc.stop()
             self._ipc_started = False
         self.clock.stop()
+        dropped = self.router.dropped_summary()
+        if dropped:
+            logger.warning("Messages dropped for want of a subscription: %s", dropped)
         if self._log_handler is not None:
             logging.getLogger("raincheck.core").removeHandler(self._log_handler)
             self._log_handler.close()
@@ -178,8 +271,26 @@ class EmulatedCore:
 
     # -- the world around the core -----------------------------------------------------------------
     def publish(self, source: str, topic: str, payload: bytes) -> int:
-        """A message from `source` (e.g. `thing:bme680_sensor`, `cloud`) into the core's router."""
+        """A message from `source` (e.g. `thing:bme680_sensor`, `cloud`) into the core's router. One over
+        the core's message size limit is dropped and logged; returns how many subscriptions took it."""
+        if len(payload) > self.max_message_bytes:
+            self._oversized(source, topic, len(payload))
+            return 0
         return self.router.publish(source, topic, payload)
+
+    def _oversized(self, source: str, topic: str, size: int) -> str:
+        self.oversized_messages += 1
+        message = (
+            f"message of {size} bytes from {source} on {topic} is over the core's limit of "
+            f"{self.max_message_bytes} bytes: dropped"
+        )
+        logger.error(message)
+        return message
+
+    def failures(self) -> list[str]:
+        """One line per function that failed (crashes, timeouts, memory kills, overflows), with the last
+        exception line of its log, its restart count and the log's path."""
+        return [line for host in self.functions.values() if (line := host.failure_summary())]
 
     def connect_device(self, thing: str, on_message: MessageSink) -> None:
         """Receive what the router sends to `thing:<thing>`."""
@@ -226,12 +337,18 @@ class EmulatedCore:
             invocation.result.set_result(WorkResult(response))
         elif target == ROUTER_FUNCTION_ARN:
             custom = _custom(invocation.client_context)
+            if len(invocation.payload) > self.max_message_bytes:
+                raise IPCError(
+                    413, self._oversized(caller, custom.get("subject", ""), len(invocation.payload))
+                )
             self.publish(caller, custom.get("subject", ""), invocation.payload)
             invocation.result.set_result(WorkResult(b""))
         else:
-            host = self._by_arn.get(target) or self._by_arn.get(target.rsplit(":", 1)[0])
+            host = self._by_arn.get(target)
             if host is None:
-                raise IPCError(404, f"function {target} is not deployed on this core")
+                deployed = self._unqualified.get(target) or self._unqualified.get(target.rsplit(":", 1)[0])
+                hint = f"; deployed: {deployed.config.arn}" if deployed is not None else ""
+                raise IPCError(404, f"function {target} is not deployed on this core{hint}")
             host.submit(invocation)
         if invocation.invocation_type == "RequestResponse":
             with self._results_lock:
@@ -328,22 +445,11 @@ class EmulatedCore:
         unpacked = {}
         for resource in self.group.ml_resources:
             archive = self.fetch_resource(resource)
-            unpacked[resource.id] = unpack_ml_resource(archive, self.workdir / "ggml" / resource.id)
+            unpacked[resource.id] = unpack_ml_resource(archive, self.workdir / "resources" / resource.id)
             logger.info(
                 "ML resource %s from %s unpacked for %s", resource.id, resource.s3_uri, resource.destination
             )
         return unpacked
-
-    def _core_environment(self) -> dict[str, str]:
-        env = {key: os.environ[key] for key in INHERITED_ENV if key in os.environ}
-        env["GG_DAEMON_PORT"] = str(self._ipc.port)
-        env["RAINCHECK_IPC_WIRE"] = self.ipc_wire
-        env["RAINCHECK_IPC_FRAMES_PORT"] = str(self._ipc.frames_port)
-        env["SHADOW_FUNCTION_ARN"] = SHADOW_FUNCTION_ARN
-        env["ROUTER_FUNCTION_ARN"] = ROUTER_FUNCTION_ARN
-        env["AWS_REGION"] = self.group.region
-        env.update(self.clock.to_env())
-        return env
 
     def _open_system_log(self) -> None:
         self.system_log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -380,19 +486,3 @@ def _custom(client_context: str) -> dict:
         return {}
     custom = decoded.get("custom") if isinstance(decoded, dict) else None
     return custom if isinstance(custom, dict) else {}
-
-
-def _remap(value: str, mounts: dict[str, Path]) -> str:
-    """Point an environment value naming an attached resource's destination (/ggml/tensorflow/standardiser)
-    at the folder the harness unpacked it to. A core mounts the resource at that path in the Lambda's
-    container; the harness cannot mount without root, and TensorFlow opens files below Python's reach."""
-    for destination, local in mounts.items():
-        if value == destination or value.startswith(destination + "/"):
-            return str(local) + value[len(destination) :]
-    return value
-
-
-def _package_root() -> Path:
-    import lambdas
-
-    return Path(lambdas.__file__).resolve().parent.parent

@@ -1,8 +1,8 @@
 """What a deployment puts on the core: each function's code package and its unzipped ML resources.
 
-The function's code folder is copied with the `__init__.py` of every parent package (a `lambdas/republish`
-folder becomes `lambdas/__init__.py` + `lambdas/republish/...`), exactly what the deployment zip holds:
-a Lambda that imports something outside its package fails here as it would on the gateway.
+A function's `code` is its deployment package, a folder or a `.zip`, as uploaded to Lambda: its root is the
+package root, from which the handler (`module.function`, dots for sub-packages) and everything bundled
+beside it import. The core copies or unzips it to its own folder; the Lambda sees only that copy.
 """
 
 from __future__ import annotations
@@ -18,24 +18,17 @@ class DeploymentError(RuntimeError):
     """The group cannot be deployed as defined (missing code, broken resource archive...)."""
 
 
-def stage_function_code(code_dir: Path, package_root: Path, destination: Path) -> Path:
-    """Copy `code_dir` (inside `package_root`) to `destination` keeping its package path; returns the
-    folder to put on the function's sys.path."""
-    try:
-        relative = code_dir.resolve().relative_to(package_root.resolve())
-    except ValueError:
-        raise DeploymentError(f"code folder {code_dir} is not inside {package_root}") from None
+def stage_function_code(code: Path, destination: Path) -> Path:
+    """Put a function's deployment package (folder or .zip) at `destination`, the package root; returns it."""
     if destination.exists():
         shutil.rmtree(destination)
-    target = destination / relative
-    shutil.copytree(code_dir, target, ignore=IGNORED)
-    parent = relative.parent
-    while parent != Path("."):
-        init = package_root / parent / "__init__.py"
-        if init.is_file():
-            (destination / parent).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(init, destination / parent / "__init__.py")
-        parent = parent.parent
+    if code.is_dir():
+        shutil.copytree(code, destination, ignore=IGNORED)
+    elif code.suffix == ".zip" and code.is_file():
+        destination.mkdir(parents=True)
+        _extract_zip(code, destination, f"deployment package {code}")
+    else:
+        raise DeploymentError(f"deployment package {code} is neither a folder nor a .zip file")
     return destination
 
 
@@ -44,20 +37,23 @@ def unpack_ml_resource(archive: Path, destination: Path) -> Path:
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
+    _extract_zip(archive, destination, f"ML resource {archive.name}")
+    return destination
+
+
+def _extract_zip(archive: Path, destination: Path, what: str) -> None:
+    """Unzip, refusing archives that are corrupt or have members that would land outside `destination`."""
     try:
         with zipfile.ZipFile(archive) as bundle:
             broken = bundle.testzip()
             if broken is not None:
-                raise DeploymentError(f"ML resource {archive.name}: member {broken!r} is corrupt")
+                raise DeploymentError(f"{what}: member {broken!r} is corrupt")
             for name in bundle.namelist():
                 member = PurePosixPath(name)
                 if member.is_absolute() or ".." in member.parts:
-                    raise DeploymentError(
-                        f"ML resource {archive.name}: member {name!r} escapes the resource folder"
-                    )
+                    raise DeploymentError(f"{what}: member {name!r} escapes the folder it is unpacked to")
             bundle.extractall(destination)
     except zipfile.BadZipFile as error:
-        raise DeploymentError(f"ML resource {archive.name} is not a valid zip archive: {error}") from error
+        raise DeploymentError(f"{what} is not a valid zip archive: {error}") from error
     except OSError as error:
-        raise DeploymentError(f"ML resource {archive}: {error}") from error
-    return destination
+        raise DeploymentError(f"{what}: {error}") from error

@@ -4,6 +4,12 @@ An on-demand function gets a new process when a message arrives and every proces
 one is reused); a pinned function gets one process at deployment, kept running and restarted when it dies.
 Both take routed messages through their handler. An invocation that outlives the function's timeout has its
 process killed and ends as an `Unhandled` error, as on a core.
+
+Limits follow Greengrass V2's Lambda function components (docs/runtime-contract.md): a FIFO work queue of
+`max_queue` messages (overflow dropped, logged and counted), at most `max_instances` containers of an
+on-demand function, each stopped after `max_idle_s` without work. A pinned function that dies is restarted
+after a back-off that doubles from 1 s to 60 s while it keeps dying (Greengrass documents none; a tight
+loop helps nobody), and the reason is logged once, with the last exception line of its log.
 """
 
 from __future__ import annotations
@@ -12,7 +18,9 @@ import contextlib
 import json
 import logging
 import os
+import re
 import secrets
+import signal
 import subprocess
 import sys
 import threading
@@ -25,11 +33,19 @@ from pathlib import Path
 
 from harness.core.clock import Clock, ScaledClock
 from harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from harness.core.sandbox import ContainerSpec, container_command
 
 RUNTIME_SCRIPT = RUNTIME_MODULES_DIR / "raincheck_lambda_runtime.py"
-MAX_ON_DEMAND_CONTAINERS = 10
-PINNED_RESTART_DELAY_S = 1.0
+# Greengrass V2 Lambda function component defaults (lambdaExecutionParameters).
+MAX_QUEUE_SIZE = 1000
+MAX_INSTANCES = 100
+MAX_IDLE_S = 60.0
+# Pinned restarts: raincheck's own back-off (Greengrass documents none).
+RESTART_DELAY_FIRST_S = 1.0
+RESTART_DELAY_MAX_S = 60.0
+RESTART_RESET_AFTER_S = 60.0  # a container that lived this long resets the back-off
 MONITOR_PERIOD_S = 0.05
+LOG_TAIL_BYTES = 64 * 1024
 
 
 @dataclass
@@ -60,29 +76,36 @@ class Container:
     timeout_alarm: object | None = None
     ending: bool = False
     ready: bool = False  # has asked for work at least once (its handler module is imported)
+    pid: int | None = None  # the Lambda's own process (inside bwrap's, in a container)
+    started_at: float = 0.0  # clock time
+    idle_since: float = 0.0  # clock time the container last became idle
 
 
 @dataclass
 class FunctionConfig:
     name: str
-    arn: str
+    arn: str  # qualified with the deployed version or alias, as MY_FUNCTION_ARN
     handler: str
     pinned: bool
     timeout_s: float
     memory_mb: int
-    environment: dict[str, str]
+    environment: dict[str, str]  # the whole environment the Lambda gets, contract variables included
     log_path: Path
-    python_path: list[Path]
+    package: Path  # the staged deployment package: the package root
+    site_packages: Path  # the core's installed distributions (harness.core.python_env)
+    python: str = sys.executable
+    container: ContainerSpec | None = None  # None: no container
+    encoding: str = "json"
+    max_queue: int = MAX_QUEUE_SIZE
+    max_instances: int = MAX_INSTANCES
+    max_idle_s: float = MAX_IDLE_S
 
 
 class FunctionHost:
     """Runs one Lambda function's containers and hands them their work."""
 
-    def __init__(
-        self, config: FunctionConfig, core_environment: dict[str, str], clock: Clock | None = None
-    ) -> None:
+    def __init__(self, config: FunctionConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.core_environment = core_environment
         self.clock = clock or ScaledClock(1.0)
         self.logger = logging.getLogger(f"raincheck.core.functions.{config.name}")
         self.queue: deque[Invocation] = deque()
@@ -90,9 +113,15 @@ class FunctionHost:
         self.condition = threading.Condition()
         self.stopping = False
         self.restarts = 0
+        self.crashes = 0  # containers that ended on their own (exit, crash), not by timeout or memory
         self.timeouts = 0
         self.memory_kills = 0
+        self.queue_overflows = 0
+        self.idle_stops = 0
+        self.last_error = ""  # the last exception line of the function's log, after a failure
+        self._restart_delay_s = RESTART_DELAY_FIRST_S
         self._warned_no_proc = False
+        self._starting: set[str] = set()
         self.config.log_path.parent.mkdir(parents=True, exist_ok=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -107,7 +136,7 @@ class FunctionHost:
             containers = list(self.containers.values())
             self.condition.notify_all()
         for container in containers:
-            _terminate(container.process)
+            _terminate(container)
         with self.condition:
             for container in containers:
                 self.clock.cancel(container.timeout_alarm)
@@ -127,25 +156,42 @@ class FunctionHost:
             return bool(self.queue) or any(c.current is not None for c in self.containers.values())
 
     def owns(self, token: str) -> bool:
-        return token in self.containers
+        # A container starting up may call the core before _spawn has registered it.
+        return token in self.containers or token in self._starting
 
     # -- work --------------------------------------------------------------------------------------
-    def submit(self, invocation: Invocation) -> None:
+    def submit(self, invocation: Invocation) -> bool:
+        """Queue an invocation; False when the queue is full and it was dropped (logged, counted)."""
         with self.condition:
             if self.stopping:
                 _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
-                return
+                return False
+            if len(self.queue) >= self.config.max_queue:
+                self.queue_overflows += 1
+                overflows = self.queue_overflows
+                message = f"work queue of {self.config.name} is full ({self.config.max_queue} messages)"
+                _finish(invocation, WorkResult(json.dumps({"errorMessage": message}).encode(), "Unhandled"))
+            else:
+                overflows = 0
+        if overflows:
+            if overflows == 1 or overflows % 1000 == 0:
+                self.logger.error(
+                    "Function %s: %s; message dropped (%d so far)", self.config.name, message, overflows
+                )
+            return False
+        with self.condition:
             self.queue.append(invocation)
             self.clock.queued(+1)
             # A new container for each message that no idle or starting container will take, as V1 does.
-            available = sum(1 for c in self.containers.values() if c.idle or not c.ready)
+            available = sum(1 for c in self.containers.values() if not c.ending and (c.idle or not c.ready))
             if (
                 not self.config.pinned
                 and len(self.queue) > available
-                and len(self.containers) < MAX_ON_DEMAND_CONTAINERS
+                and len(self.containers) < self.config.max_instances
             ):
                 self._spawn()
             self.condition.notify_all()
+        return True
 
     def next_work(self, token: str) -> Invocation | None:
         """Block until there is work for the container with `token`; None when the core stops."""
@@ -154,6 +200,7 @@ class FunctionHost:
             if container is None:
                 return None
             container.idle = container.ready = True
+            container.idle_since = self.clock.time()
             with self.clock.blocked(token):
                 while not self.queue and not self.stopping and self._alive(container):
                     self.condition.wait()
@@ -197,14 +244,34 @@ class FunctionHost:
             if invocation and invocation.started_at and now - invocation.started_at > timeout_wall_s:
                 self._time_out(container, invocation)
             elif container.process.poll() is not None:
+                self.crashes += 1
                 self._on_exit(container, f"Process exited with code {container.process.returncode}")
+            elif self._stop_if_idle(container):
+                continue
             else:
                 self._enforce_memory(container)
+
+    def _stop_if_idle(self, container: Container) -> bool:
+        """An on-demand container without work for max_idle_s is stopped, as Greengrass does."""
+        if self.config.pinned:
+            return False
+        with self.condition:
+            idle_for = self.clock.time() - container.idle_since
+            if not container.idle or self.queue or idle_for <= self.config.max_idle_s:
+                return False
+            container.ending, container.idle = True, False  # no message may count on it any more
+        self.idle_stops += 1
+        self.logger.info(
+            "Function %s container stopped after %.0f s without work", self.config.name, idle_for
+        )
+        _terminate(container)
+        self._on_exit(container, "", expected=True)
+        return True
 
     def _enforce_memory(self, container: Container) -> None:
         """A container over its memory limit is killed, as a core's cgroup would. Measured as resident set
         size from /proc; where /proc is missing the limit cannot be enforced (logged once)."""
-        rss_mb = resident_mb(container.process.pid)
+        rss_mb = resident_mb(container.pid or container.process.pid)
         if rss_mb is None:
             if os.path.isdir("/proc/self") or container.process.poll() is not None:
                 return  # exiting (no VmRSS left): the next check sees it gone
@@ -226,7 +293,7 @@ class FunctionHost:
                 self.config.memory_mb,
             )
             self.memory_kills += 1  # after the log line, as for timeouts
-            _terminate(container.process)
+            _terminate(container)
             self._on_exit(container, f"Memory limit of {self.config.memory_mb} MB exceeded ({rss_mb:.0f} MB)")
 
     def _time_out(self, container: Container, invocation: Invocation) -> None:
@@ -241,10 +308,10 @@ class FunctionHost:
             invocation.id,
         )
         self.timeouts += 1  # counted after the log line, so a test that sees the count finds the line
-        _terminate(container.process)
+        _terminate(container)
         self._on_exit(container, f"Task timed out after {self.config.timeout_s:.2f} seconds")
 
-    def _on_exit(self, container: Container, reason: str) -> None:
+    def _on_exit(self, container: Container, reason: str, expected: bool = False) -> None:
         with self.condition:
             if self.containers.pop(container.token, None) is None:
                 return
@@ -256,20 +323,59 @@ class FunctionHost:
         if invocation is not None:
             message = json.dumps({"errorMessage": reason}).encode()
             _finish(invocation, WorkResult(message, "Unhandled"))
-        if self.stopping:
+        if self.stopping or expected:
             return
-        self.logger.error("Function %s container ended: %s", self.config.name, reason)
+        self.last_error = last_exception_line(self.config.log_path) or reason
+        failures = self.crashes + self.timeouts + self.memory_kills
+        # The reason once on the console; repeats go to the core's log only, with their count.
+        level = logging.ERROR if failures <= 1 else logging.INFO
+        self.logger.log(
+            level,
+            "Function %s container ended: %s; last error in its log: %s (failure %d; log: %s)",
+            self.config.name,
+            reason,
+            self.last_error,
+            failures,
+            self.config.log_path,
+        )
         if restart:
             self.restarts += 1
+            lived_s = self.clock.time() - container.started_at
+            if lived_s >= RESTART_RESET_AFTER_S:
+                self._restart_delay_s = RESTART_DELAY_FIRST_S
+            delay_s = self._restart_delay_s
+            self._restart_delay_s = min(2 * delay_s, RESTART_DELAY_MAX_S)
+            self.logger.info("Restarting pinned function %s in %.0f s", self.config.name, delay_s)
             # In simulated time where the clock schedules (fast mode), else after a wall-time delay.
-            if self.clock.call_at(self.clock.time() + PINNED_RESTART_DELAY_S, self._restart_pinned) is None:
-                threading.Timer(PINNED_RESTART_DELAY_S / self.clock.wall_scale, self._restart_pinned).start()
+            if self.clock.call_at(self.clock.time() + delay_s, self._restart_pinned) is None:
+                timer = threading.Timer(delay_s / self.clock.wall_scale, self._restart_pinned)
+                timer.daemon = True
+                timer.start()
+
+    def failure_summary(self) -> str | None:
+        """One line on what went wrong with this function, or None if nothing did."""
+        failures = self.crashes + self.timeouts + self.memory_kills
+        if not failures and not self.queue_overflows:
+            return None
+        parts = []
+        if self.crashes:
+            parts.append(f"{self.crashes} crash(es)")
+        if self.timeouts:
+            parts.append(f"{self.timeouts} timeout(s)")
+        if self.memory_kills:
+            parts.append(f"{self.memory_kills} memory kill(s)")
+        if self.queue_overflows:
+            parts.append(f"{self.queue_overflows} message(s) dropped on a full queue")
+        if self.restarts:
+            parts.append(f"restarted {self.restarts} time(s)")
+        error = self.last_error or last_exception_line(self.config.log_path)
+        error = error or "no error in its log"
+        return f"function {self.config.name}: {error} ({', '.join(parts)}; log: {self.config.log_path})"
 
     def _restart_pinned(self) -> None:
         with self.condition:
             if self.stopping or self.containers:
                 return
-            self.logger.info("Restarting pinned function %s", self.config.name)
             try:
                 self._spawn()
             except Exception:
@@ -277,41 +383,96 @@ class FunctionHost:
 
     def _spawn(self) -> Container:
         token = secrets.token_hex(16)
-        env = dict(self.core_environment)
-        env.update(self.config.environment)
+        env = dict(self.config.environment)
         env.update(
             {
-                "MY_FUNCTION_ARN": self.config.arn,
                 "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
                 "RAINCHECK_HANDLER": self.config.handler,
                 "RAINCHECK_TIMEOUT_S": str(self.config.timeout_s),
                 "RAINCHECK_MEMORY_MB": str(self.config.memory_mb),
-                "PYTHONPATH": os.pathsep.join(
-                    str(p) for p in [RUNTIME_MODULES_DIR, *self.config.python_path]
-                ),
-                "PYTHONUNBUFFERED": "1",
+                "RAINCHECK_ENCODING": self.config.encoding,
             }
         )
+        # -I -S: no PYTHON* variables, no user or environment site-packages; the runtime puts the package
+        # root, the core's distributions and its own modules on sys.path, nothing else.
+        command = [self.config.python, "-I", "-S", "-u", str(RUNTIME_SCRIPT)]
+        info_read = info_write = None
+        if self.config.container is not None:
+            env["RAINCHECK_PYTHON_PATH"] = os.pathsep.join(
+                ["/lambda", str(self.config.site_packages), str(RUNTIME_MODULES_DIR)]
+            )
+            info_read, info_write = os.pipe()
+            command = container_command(self.config.container, command, info_write)
+            cwd = None
+        else:
+            env["RAINCHECK_PYTHON_PATH"] = os.pathsep.join(
+                [str(self.config.package), str(self.config.site_packages), str(RUNTIME_MODULES_DIR)]
+            )
+            cwd = str(self.config.package)
         log = open(self.config.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
         self.clock.process_started(token)  # before it runs: its start-up counts as activity
+        self._starting.add(token)
         try:
             process = subprocess.Popen(
-                [sys.executable, str(RUNTIME_SCRIPT)],
+                command,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
-                cwd=str(self.config.python_path[0]),
+                cwd=cwd,
+                pass_fds=() if info_write is None else (info_write,),
             )
         except OSError:
+            self._starting.discard(token)
             self.clock.process_ended(token)
+            if info_read is not None:
+                os.close(info_read)
             raise
         finally:
             log.close()
-        self.clock.attach_pid(token, process.pid)
-        container = Container(token=token, process=process)
+            if info_write is not None:
+                os.close(info_write)
+        pid = process.pid if info_read is None else _container_pid(info_read, process)
+        self.clock.attach_pid(token, pid)
+        container = Container(token=token, process=process, pid=pid, started_at=self.clock.time())
+        container.idle_since = container.started_at
         self.containers[token] = container
+        self._starting.discard(token)
         return container
+
+
+def _container_pid(info_fd: int, process: subprocess.Popen) -> int:
+    """The Lambda's own pid, which bwrap writes (JSON `child-pid`) once the container exists; bwrap's own
+    pid when it fails before that (it then exits, and the supervisor sees it)."""
+    chunks = []
+    try:
+        with os.fdopen(info_fd, "rb") as info:
+            chunks.append(info.read())
+        return int(json.loads(b"".join(chunks))["child-pid"])
+    except (ValueError, KeyError, OSError, TypeError):
+        return process.pid
+
+
+# An exception's last traceback line, bare or as a log line of the Lambda's stderr.
+_EXCEPTION_LINE = re.compile(
+    r"^(?:\[[^\]]*\]\[[A-Z]+\]-\S+?,)?([A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Fault)\b(?::.*)?)$"
+)
+
+
+def last_exception_line(log_path: Path) -> str:
+    """The last exception line (`ModuleNotFoundError: No module named 'x'`) of a log, or ""."""
+    try:
+        with open(log_path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - LOG_TAIL_BYTES))
+            text = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    for line in reversed(text.splitlines()):
+        match = _EXCEPTION_LINE.match(line.strip())
+        if match:
+            return match.group(1)
+    return ""
 
 
 def resident_mb(pid: int) -> float | None:
@@ -331,7 +492,13 @@ def _finish(invocation: Invocation, result: WorkResult) -> None:
         invocation.result.set_result(result)
 
 
-def _terminate(process: subprocess.Popen) -> None:
+def _terminate(container: Container) -> None:
+    """Kill a container: the Lambda's own process (inside bwrap's, which does not pass the signal on),
+    then the process the core started."""
+    process = container.process
+    if container.pid is not None and container.pid != process.pid and process.poll() is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(container.pid, signal.SIGKILL)
     if process.poll() is None:
         process.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):

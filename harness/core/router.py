@@ -1,7 +1,8 @@
 """The core's subscription router: a message goes only where a subscription sends it.
 
 Endpoints are named as in the group definition: `thing:NAME`, `function:NAME`, `GGShadowService`, `cloud`.
-A message that no subscription takes is dropped and logged, as Greengrass does.
+A message that no subscription takes is dropped, as Greengrass does: the first of each (source, topic) is
+logged, the rest counted; `dropped_summary()` says how many of each.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Router:
         self.deliver = deliver
         self.taps: list[tuple[str, Callable[[str, str, bytes], None]]] = []
         self.dropped = 0
+        self.dropped_by_route: dict[tuple[str, str], int] = {}
         # Subscriptions are fixed at deployment: each (source, topic) is matched against them once, not
         # once per message (matching was a tenth of a shadow call's cost on a replayed day).
         self._matches: dict[tuple[str, str], tuple[tuple[str, ...], int]] = {}
@@ -51,7 +53,17 @@ class Router:
         targets, subscriptions = self._match(source, topic)
         if not targets:
             self.dropped += 1
-            logger.warning("No subscription from %s on topic %s: message dropped", source, topic)
+            count = self.dropped_by_route.get((source, topic), 0) + 1
+            if count == 1 and len(self.dropped_by_route) < MAX_CACHED_ROUTES:
+                logger.info(
+                    "No subscription from %s on topic %s: message dropped (further ones counted)",
+                    source,
+                    topic,
+                )
+            if count == 1 and len(self.dropped_by_route) >= MAX_CACHED_ROUTES:
+                count = 0  # too many distinct routes to keep: counted in `dropped` only
+            if count:
+                self.dropped_by_route[(source, topic)] = count
             return 0
         for target in targets:
             try:
@@ -59,6 +71,15 @@ class Router:
             except Exception:
                 logger.exception("Delivery of message on %s from %s to %s failed", topic, source, target)
         return subscriptions
+
+    def dropped_summary(self) -> str:
+        """`3 from thing:a on x/y, 1 from function:f on z` (most first), or "" when nothing was dropped."""
+        ranked = sorted(self.dropped_by_route.items(), key=lambda item: -item[1])
+        parts = [f"{count} from {source} on {topic}" for (source, topic), count in ranked[:20]]
+        kept = sum(self.dropped_by_route.values())
+        if self.dropped > kept or len(ranked) > 20:
+            parts.append(f"{self.dropped - sum(c for _, c in ranked[:20])} more")
+        return ", ".join(parts)
 
     def _match(self, source: str, topic: str) -> tuple[tuple[str, ...], int]:
         """(targets, once each in subscription order; how many subscriptions matched)."""

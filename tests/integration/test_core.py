@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -14,141 +13,24 @@ from harness.core.clock import VirtualClock
 from harness.core.core import EmulatedCore, make_clock
 from harness.group import load_group
 
-PROBE = """
-import json, logging, os, sys, time
-import greengrasssdk
-
-client = greengrasssdk.client("iot-data")
-logger = logging.getLogger(__name__)
-LEAKED = []
-client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid()}))
-
-
-def function_handler(event, context):
-    out = {"subject": context.client_context.custom["subject"], "pid": os.getpid()}
-    if "sleep" in event:
-        out["before"] = time.time()
-        time.sleep(event["sleep"])
-        out["after"] = time.time()
-    if "sleeps" in event:
-        out["before"] = time.time()
-        out["woke"] = []
-        for seconds in event["sleeps"]:
-            time.sleep(seconds)
-            out["woke"].append(time.time())
-    if event.get("waits"):
-        import queue, threading
-        flag = threading.Event()
-        threading.Thread(target=lambda: (time.sleep(0.5), flag.set())).start()
-        start = time.time()
-        out["event_set"] = flag.wait(5.0)  # set by the other thread long before the timeout
-        out["event_waited"] = time.time() - start
-        start = time.time()
-        try:
-            queue.Queue().get(timeout=0.25)
-        except queue.Empty:
-            out["queue_waited"] = time.time() - start
-        items, got = queue.Queue(), []
-        worker = threading.Thread(target=lambda: got.append((items.get(), time.time())))  # untimed
-        worker.start()
-        start = time.time()
-        time.sleep(0.5)
-        items.put("item")
-        worker.join()
-        out["untimed"] = [got[0][0], got[0][1] - start]
-    if "hand_offs" in event:  # Event ping-pong, Queue round trips and thread starts, many times over
-        import queue, threading
-        ping, pong, rounds = threading.Event(), threading.Event(), event["hand_offs"]
-
-        def ponger():
-            for _ in range(rounds):
-                ping.wait()
-                ping.clear()
-                pong.set()
-
-        threading.Thread(target=ponger).start()
-        for _ in range(rounds):
-            ping.set()
-            pong.wait()
-            pong.clear()
-        requests, replies = queue.Queue(), queue.Queue()
-        threading.Thread(target=lambda: [replies.put(requests.get() + 1) for _ in range(rounds)]).start()
-        out["queue_sum"] = sum(requests.put(n) or replies.get() for n in range(rounds))
-        for _ in range(rounds):
-            threading.Thread(target=lambda: None).start()
-        out["hand_offs_done"] = True
-    if event.get("try_waits"):  # non-blocking tries while another thread keeps running
-        import threading
-        done, saw_done = threading.Event(), []
-
-        def spinner():
-            deadline = time.perf_counter() + 3.0  # wall time: it runs until told, or gives up
-            while time.perf_counter() < deadline:
-                if done.is_set():
-                    saw_done.append(True)
-                    return
-
-        spinning = threading.Thread(target=spinner)
-        spinning.start()
-        out["tries"] = [threading.Event().wait(0), threading.Semaphore(0).acquire(timeout=0)]
-        done.set()
-        spinning.join()
-        out["spinner_saw_done"] = bool(saw_done)
-    if event.get("signal_sets_event"):  # a signal handler notifies while this thread waits on the clock
-        import signal, threading
-        flag, returned = threading.Event(), threading.Event()
-
-        def busy():  # keeps the process running, so simulated time waits for the wall-time signal
-            deadline = time.perf_counter() + 3.0
-            while not returned.is_set() and time.perf_counter() < deadline:
-                pass
-
-        threading.Thread(target=busy).start()
-        signal.signal(signal.SIGALRM, lambda *_: flag.set())
-        signal.setitimer(signal.ITIMER_REAL, 0.2)
-        out["signal_set"] = flag.wait()
-        returned.set()
-    if event.get("crash"):
-        os._exit(3)
-    if "leak_mb" in event:
-        LEAKED.append(bytearray(event["leak_mb"] * 1024 * 1024))
-    if event.get("read_sys"):
-        try:
-            with open("/sys/class/thermal/thermal_zone0/temp") as f:
-                out["cpu"] = f.read().strip()
-        except PermissionError as error:
-            logger.error("no /sys access: %s", error)
-            out["cpu_error"] = "PermissionError"
-    if "shadow" in event:
-        out["shadow_call_started"] = time.time()
-        try:
-            client.update_thing_shadow(thingName="sensor", payload=json.dumps(event["shadow"]))
-            out["shadow"] = json.loads(client.get_thing_shadow(thingName="sensor")["payload"])["version"]
-            out["shadow_call_ended"] = time.time()
-        except Exception as error:
-            logger.error("shadow call failed: %s", error)
-            out["shadow_error"] = str(error)
-    client.publish(topic="probe/out", payload=json.dumps(out))
-"""
-
 GROUP = """
 group: probes
-core: {thing: core}
+core: {thing: core, packages: [greengrasssdk]}
 devices:
   - thing: sensor
   - thing: observer
 functions:
   - name: ondemand
-    handler: probes.ondemand.handler.function_handler
-    code: probes/ondemand
+    handler: lambda_function.function_handler
+    code: PROBE
     timeout_s: 2
     sysfs_access: true
   - name: nosys
-    handler: probes.nosys.handler.function_handler
-    code: probes/nosys
+    handler: lambda_function.function_handler
+    code: PROBE
   - name: pinned
-    handler: probes.pinned.handler.function_handler
-    code: probes/pinned
+    handler: lambda_function.function_handler
+    code: PROBE
     pinned: true
 subscriptions:
   - {source: thing:sensor, subject: probe/ondemand, target: function:ondemand}
@@ -187,21 +69,13 @@ class Observer:
 
 
 @pytest.fixture(params=["fast", "faithful"])
-def core(request, tmp_path: Path):
-    root = tmp_path / "project"
-    (root / "probes").mkdir(parents=True)
-    (root / "probes" / "__init__.py").write_text("")
-    for name in ("ondemand", "nosys", "pinned"):
-        package = root / "probes" / name
-        package.mkdir()
-        (package / "__init__.py").write_text("")
-        (package / "handler.py").write_text(textwrap.dedent(PROBE))
-    (root / "fixtures").mkdir()
-    (root / "fixtures" / "group.yaml").write_text(GROUP)
-    group = load_group(root / "fixtures" / "group.yaml", project_root=root)
+def core(request, tmp_path: Path, test_lambdas: Path):
+    group_file = tmp_path / "group.yaml"
+    group_file.write_text(GROUP.replace("PROBE", str(test_lambdas / "probe")))
+    group = load_group(group_file)
     observer = Observer()
     clock = make_clock(request.param, tmp_path / "core")
-    with EmulatedCore(group, tmp_path / "core", package_root=root, clock=clock) as running:
+    with EmulatedCore(group, tmp_path / "core", clock=clock) as running:
         running.connect_device("observer", observer)
         running.observer = observer
         yield running
@@ -254,7 +128,8 @@ def test_sysfs_serves_the_cpu_temperature_model_only_with_access(core):
     send(core, "probe/nosys", {"read_sys": True})
     outputs = core.observer.wait_for("probe/out", count=2)
     assert {o.get("cpu") for o in outputs} == {"61250", None}
-    assert {o.get("cpu_error") for o in outputs} == {"PermissionError", None}
+    # In a container without /sys access there is no such file (Greengrass mounts /sys only when granted).
+    assert {o.get("cpu_error") for o in outputs} == {"FileNotFoundError", None}
     assert "no /sys access" in core.function_log("nosys")
 
 

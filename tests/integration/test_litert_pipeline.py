@@ -39,7 +39,7 @@ def test_litert_inference_writes_the_models_class_without_loading_tensorflow(tmp
                 document = core.shadow_store.document("bme680_sensor") or {}
                 reported = document.get("state", {}).get("reported", {})
             (container,) = core.functions["inference"].containers.values()
-            maps = Path(f"/proc/{container.process.pid}/maps").read_text()
+            maps = Path(f"/proc/{container.pid}/maps").read_text()  # the Lambda, not its sandbox
 
     assert "/tensorflow/" not in maps and "ai_edge_litert" in maps
     model = load_model_pair(None, ml_resources_dir() / "rain_model_litert.zip", runtime="litert")

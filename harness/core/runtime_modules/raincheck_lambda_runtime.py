@@ -1,57 +1,122 @@
 """The Lambda runtime of raincheck's emulated core: runs one Lambda function in this process.
 
-Started by the core (harness.core.functions) as a script, with this folder first on sys.path so that
-greengrasssdk finds the runtime modules beside it. It does what a Greengrass core's Python runtime does for
-a Lambda: imports the handler module once (a pinned Lambda's long-lived code starts here), then loops on
-GET .../work, calls the handler with `event` and `context`, and posts the result back.
+Started by the core (harness.core.functions) as `python -I -S` (no PYTHON* variables, no site-packages):
+its sys.path is the deployment package's root, the standard library, the core's installed distributions
+and this folder (greengrasssdk finds the runtime modules here), nothing of raincheck's environment. It does
+what a Greengrass core's Python runtime does for a Lambda: imports the handler module once (a pinned
+Lambda's long-lived code starts here), then loops on GET .../work, calls the handler with `event` and
+`context`, and posts the result back.
 
 It also installs the harness's views of the world: the shared simulated clock (time.sleep/time.time/
-time.monotonic), /sys mapped to the core's sysfs model (or refused when the function has no access), and
-Greengrass-style log lines in the function's log file.
+time.monotonic), /sys mapped to the core's sysfs model for a Lambda without a container, and
+Greengrass-style log lines (levels DEBUG, INFO, WARN, ERROR, FATAL) in the function's log file, print()
+and stray stderr output included.
 """
 
-import base64
-import builtins
-import collections
-import contextlib
-import importlib
-import io
-import itertools
-import json
-import logging
 import os
 import sys
-import threading
-import time
-import traceback
-import uuid
 
-from greengrass_common.env_vars import MY_FUNCTION_ARN
-from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException
-from raincheck_clockfile import ClockFile
+
+def _set_import_path(environ):
+    """Package root first, then the standard library (already there), the core's site-packages (with its
+    .pth files) and the runtime modules."""
+    entries = [e for e in environ.get("RAINCHECK_PYTHON_PATH", "").split(os.pathsep) if e]
+    if not entries:  # run by hand: only the runtime modules beside this file
+        entries = ["", "", os.path.dirname(os.path.abspath(__file__))]
+    package, site_packages, runtime = entries
+    if package:
+        sys.path.insert(0, package)
+    if site_packages:
+        import site
+
+        site.addsitedir(site_packages)
+    sys.path.append(runtime)
+
+
+_set_import_path(os.environ)
+
+import base64  # noqa: E402 - the import path is set first
+import builtins  # noqa: E402
+import collections  # noqa: E402
+import contextlib  # noqa: E402
+import importlib  # noqa: E402
+import io  # noqa: E402
+import itertools  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+import uuid  # noqa: E402
+
+from greengrass_common.env_vars import MY_FUNCTION_ARN  # noqa: E402
+from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException  # noqa: E402
+from raincheck_clockfile import ClockFile  # noqa: E402
 
 SYS_PREFIX = "/sys/"
+# The core's level names (Greengrass logging configuration: DEBUG|INFO|WARN|ERROR|FATAL).
+LEVEL_NAMES = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+STREAM_LOGGERS = {"stdout": logging.INFO, "stderr": logging.ERROR}
 
 
 class GreengrassLogFormatter(logging.Formatter):
-    """`[2026-11-25T09:00:00.123Z][INFO]-handler.py:42,message`, the layout of a core's Lambda logs."""
+    """`[2026-11-25T09:00:00.123Z][INFO]-handler.py:42,message`, the layout of a core's Lambda logs;
+    `[...][INFO]-stdout,text` for what the Lambda printed."""
 
     def format(self, record):
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
         millis = int(record.msecs)
-        where = f"{record.filename}:{record.lineno}"
-        text = f"[{stamp}.{millis:03d}Z][{record.levelname}]-{where},{record.getMessage()}"
+        where = record.name if record.name in STREAM_LOGGERS else f"{record.filename}:{record.lineno}"
+        level = LEVEL_NAMES.get(record.levelname, record.levelname)
+        text = f"[{stamp}.{millis:03d}Z][{level}]-{where},{record.getMessage()}"
         if record.exc_info:
             text += "\n" + self.formatException(record.exc_info)
         return text
 
 
+class _StreamToLog(io.TextIOBase):
+    """sys.stdout / sys.stderr of the Lambda: each line becomes a log line of the function's log."""
+
+    def __init__(self, name, encoding="utf-8"):
+        self._logger = logging.getLogger(name)
+        self._level = STREAM_LOGGERS[name]
+        self._pending = ""
+        self._lock = threading.Lock()
+        self._encoding = encoding
+
+    @property
+    def encoding(self):
+        return self._encoding
+
+    def writable(self):
+        return True
+
+    def write(self, text):
+        with self._lock:
+            lines = (self._pending + text).split("\n")
+            self._pending = lines.pop()
+        for line in lines:
+            self._logger.log(self._level, "%s", line)
+        return len(text)
+
+    def flush(self):
+        with self._lock:
+            line, self._pending = self._pending, ""
+        if line:
+            self._logger.log(self._level, "%s", line)
+
+
 def configure_logging():
-    handler = logging.StreamHandler(sys.stderr)  # the core points stderr at the function's log file
+    log_file = sys.stderr  # the core points stdout and stderr at the function's log file
+    handler = logging.StreamHandler(log_file)
     handler.setFormatter(GreengrassLogFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
+    for name in STREAM_LOGGERS:
+        logging.getLogger(name).propagate = True
+    sys.stdout = _StreamToLog("stdout")
+    sys.stderr = _StreamToLog("stderr")
 
 
 def install_clock(environ):
@@ -219,16 +284,18 @@ class _Waiter:
 
 
 def install_sysfs(environ):
-    """Map /sys/... opens to the core's sysfs model, or refuse them as a container without access does."""
+    """Without a container a Lambda reads the host's /sys; the harness maps those opens to the core's
+    sysfs model, so the CPU temperature is the one the test sets. (In a container the model is mounted at
+    /sys/class/thermal when the function has /sys access, and nothing needs patching.)"""
     root = environ.get("RAINCHECK_SYSFS_ROOT")
+    if not root:
+        return
     real_open = builtins.open
 
     def sysfs_open(file, *args, **kwargs):
         if isinstance(file, (str, os.PathLike)):
             path = os.fspath(file)
             if isinstance(path, str) and path.startswith(SYS_PREFIX):
-                if not root:
-                    raise PermissionError(13, "Permission denied (no /sys access granted)", path)
                 file = os.path.join(root, path[len(SYS_PREFIX) :])
         return real_open(file, *args, **kwargs)
 
@@ -250,7 +317,7 @@ class LambdaContext:
     def __init__(self, function_arn, invocation_id, client_context, timeout_s, memory_mb):
         self.function_name = function_arn.split(":function:")[-1].split(":")[0]
         self.invoked_function_arn = function_arn
-        self.function_version = "$LATEST"
+        self.function_version = os.environ.get("RAINCHECK_FUNCTION_VERSION", "1")
         self.aws_request_id = invocation_id or str(uuid.uuid4())
         self.memory_limit_in_mb = memory_mb
         self.client_context = client_context
@@ -261,8 +328,11 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def decode_event(payload):
-    """The event a handler gets: the payload parsed as JSON, or the raw bytes when it is not JSON."""
+def decode_event(payload, encoding="json"):
+    """The event a handler gets: with the `binary` encoding the message's bytes as they are; with `json`
+    the payload parsed as JSON, or the raw bytes when it is not JSON."""
+    if encoding == "binary":
+        return payload
     if not payload:
         return {}
     try:
@@ -277,15 +347,18 @@ def load_handler(handler_name):
     return getattr(module, function_name)
 
 
-def serve(handler, ipc, function_arn, timeout_s, memory_mb):
+def serve(handler, ipc, function_arn, timeout_s, memory_mb, encoding="json"):
     while True:
         work = ipc.get_work(function_arn)
         try:  # a malformed client context is this invocation's error, not the runtime's end
             context = LambdaContext(
                 function_arn, work.invocation_id, ClientContext(work.client_context), timeout_s, memory_mb
             )
-            result = handler(decode_event(work.payload), context)
-            payload = json.dumps(result).encode("utf-8")
+            result = handler(decode_event(work.payload, encoding), context)
+            if encoding == "binary" and isinstance(result, (bytes, bytearray)):
+                payload = bytes(result)
+            else:
+                payload = json.dumps(result).encode("utf-8")
             error = ""
         except Exception as exc:  # the handler's error goes back to the invoker and into the log
             logging.getLogger(__name__).error("Handler raised: %s", traceback.format_exc().rstrip())
@@ -319,6 +392,7 @@ def main():
             MY_FUNCTION_ARN,
             float(environ.get("RAINCHECK_TIMEOUT_S", "3")),
             int(environ.get("RAINCHECK_MEMORY_MB", "128")),
+            environ.get("RAINCHECK_ENCODING", "json"),
         )
     except IPCException as error:  # the core went away: end quietly, as a container does on shutdown
         logger.info("Runtime stopping: %s", error)

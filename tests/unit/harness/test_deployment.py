@@ -5,18 +5,42 @@ import pytest
 from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 
 
-def test_staged_code_keeps_its_package_path_and_parent_init(tmp_path):
-    root = tmp_path / "project"
-    (root / "lambdas" / "republish").mkdir(parents=True)
-    (root / "lambdas" / "__init__.py").write_text("")
-    (root / "lambdas" / "republish" / "handler.py").write_text("X = 1\n")
-    (root / "lambdas" / "republish" / "__pycache__").mkdir()
-    (root / "lambdas" / "other.py").write_text("not part of this function\n")
-    staged = stage_function_code(root / "lambdas" / "republish", root, tmp_path / "deploy")
-    assert (staged / "lambdas" / "__init__.py").is_file()
-    assert (staged / "lambdas" / "republish" / "handler.py").read_text() == "X = 1\n"
-    assert not (staged / "lambdas" / "other.py").exists()
-    assert not (staged / "lambdas" / "republish" / "__pycache__").exists()
+def test_a_package_folder_is_staged_as_its_root_without_caches(tmp_path):
+    package = tmp_path / "anywhere" / "weather"
+    (package / "vendored" / "dep").mkdir(parents=True)
+    (package / "lambda_function.py").write_text("X = 1\n")
+    (package / "helper.py").write_text("Y = 2\n")
+    (package / "vendored" / "dep" / "__init__.py").write_text("")
+    (package / "__pycache__").mkdir()
+    staged = stage_function_code(package, tmp_path / "deploy")
+    assert (staged / "lambda_function.py").read_text() == "X = 1\n"
+    assert (staged / "helper.py").is_file() and (staged / "vendored" / "dep" / "__init__.py").is_file()
+    assert not (staged / "__pycache__").exists()
+
+
+def test_a_zip_package_is_unpacked_as_its_root(tmp_path):
+    archive = tmp_path / "function.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("lambda_function.py", "X = 1\n")
+        bundle.writestr("pkg/__init__.py", "")
+    staged = stage_function_code(archive, tmp_path / "deploy")
+    assert (staged / "lambda_function.py").read_text() == "X = 1\n"
+    assert (staged / "pkg" / "__init__.py").is_file()
+
+
+def test_a_zip_package_escaping_its_folder_or_corrupt_is_refused(tmp_path):
+    archive = tmp_path / "evil.zip"
+    with zipfile.ZipFile(archive, "w") as bundle:
+        bundle.writestr("../../outside.py", "x")
+    with pytest.raises(
+        DeploymentError, match=r"deployment package .*evil.zip: member '../../outside.py' escapes"
+    ):
+        stage_function_code(archive, tmp_path / "deploy" / "f")
+    assert not (tmp_path / "outside.py").exists()
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 no zip")
+    with pytest.raises(DeploymentError, match="not a valid zip"):
+        stage_function_code(broken, tmp_path / "deploy" / "g")
 
 
 def test_ml_resource_unpacks(tmp_path):

@@ -5,8 +5,6 @@ import pytest
 from harness.group import GroupError, load_group
 from harness.paths import fixtures_dir
 
-PROJECT = Path(__file__).resolve().parents[3]
-
 
 def test_the_application_group_loads():
     group = load_group(fixtures_dir() / "group.yaml")
@@ -14,14 +12,21 @@ def test_the_application_group_loads():
     assert not republish.pinned and republish.sysfs_access and republish.timeout_s >= 10
     assert inference.pinned and inference.resources == ("standardiser", "rain_predictor")
     assert inference.resource_permissions == {"standardiser": "ro", "rain_predictor": "ro"}
+    # Deployment packages as in the Lambda console: the package root is the folder the group names.
+    assert republish.handler == "republish.handler.function_handler"
+    assert (republish.code / "republish" / "handler.py").is_file()
+    assert (republish.runtime, republish.isolation, republish.encoding) == ("python3.11", "container", "json")
+    assert {"greengrasssdk", "tensorflow-cpu"} <= set(group.core_packages)
     assert group.ml_resource("standardiser").destination == "/ggml/tensorflow/standardiser"
     assert all("greengrass" in r.s3_uri for r in group.ml_resources)
     assert [d.thing for d in group.devices if d.sync_shadow] == ["bme680_sensor"]
 
 
 def write(tmp_path: Path, text: str) -> Path:
+    """The group file in a folder of its own, with the deployment package it names beside it."""
     path = tmp_path / "fixtures" / "group.yaml"
-    path.parent.mkdir()
+    path.parent.mkdir(exist_ok=True)
+    (tmp_path / "fixtures" / "lambdas" / "republish").mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
 
@@ -34,8 +39,8 @@ devices:
   - thing: sensor
 functions:
   - name: republish
-    handler: lambdas.republish.handler.function_handler
-    code: lambdas/republish
+    handler: republish.handler.function_handler
+    code: lambdas
 subscriptions:
   - source: thing:sensor
     subject: bme680/readings
@@ -44,7 +49,7 @@ subscriptions:
 
 
 def test_minimal_group_loads_with_defaults(tmp_path):
-    group = load_group(write(tmp_path, GOOD), project_root=PROJECT)
+    group = load_group(write(tmp_path, GOOD))
     function = group.function("republish")
     assert (function.timeout_s, function.memory_mb, function.pinned, function.sysfs_access) == (
         3.0,
@@ -58,11 +63,11 @@ def test_minimal_group_loads_with_defaults(tmp_path):
     ("change", "expected"),
     [
         (
-            ("    code: lambdas/republish\n", "    code: lambdas/republish\n    timout_s: 5\n"),
+            ("    code: lambdas\n", "    code: lambdas\n    timout_s: 5\n"),
             r"group.yaml:7: .*'timout_s'",
         ),
         (
-            ("    handler: lambdas.republish.handler.function_handler\n", ""),
+            ("    handler: republish.handler.function_handler\n", ""),
             r"group.yaml:7: .*missing required key 'handler'",
         ),
         (
@@ -70,7 +75,24 @@ def test_minimal_group_loads_with_defaults(tmp_path):
             r"group.yaml:11: .*unknown endpoint 'function:nope'",
         ),
         (("subject: bme680/readings", "subject: bme680/#/x"), r"group.yaml:11: .*'#' must be"),
-        (("code: lambdas/republish", "code: lambdas/missing"), r"code folder .* does not exist"),
+        (("code: lambdas", "code: missing"), r"group.yaml:7: .*code .*missing must be a folder or a .zip"),
+        (("code: lambdas", "code: missing.zip"), r"code package .*missing.zip does not exist"),
+        (("handler: republish.handler.function_handler", "handler: handler"), r"must be module.function"),
+        (
+            ("handler: republish.handler.function_handler", "handler: re-publish.x"),
+            r"must be module.function",
+        ),
+        (("code: lambdas\n", "code: lambdas\n    runtime: java11\n"), r"runtime 'java11' is not a Python"),
+        (("code: lambdas\n", "code: lambdas\n    isolation: docker\n"), r"isolation must be one of"),
+        (("code: lambdas\n", "code: lambdas\n    encoding: xml\n"), r"encoding must be one of"),
+        (("code: lambdas\n", "code: lambdas\n    version: 0\n"), r"version must be a published version"),
+        (("code: lambdas\n", "code: lambdas\n    version: $LATEST\n"), r"version must be a published"),
+        (("code: lambdas\n", "code: lambdas\n    alias: '42'\n"), r"alias '42' must be a name"),
+        (
+            ("code: lambdas\n", "code: lambdas\n    isolation: nocontainer\n    sysfs_access: true\n"),
+            r"sysfs_access is a container setting",
+        ),
+        (("thing: core\n", "thing: core\n  packages: ['not a name']\n"), r"is not a Python distribution"),
         (("  - thing: sensor", "  - thing: bad name"), r"group.yaml:5: .*thing name"),
         (("group: g\n", "group: g\nextra: 1\n"), r"group.yaml:1: .*unknown key"),
     ],
@@ -78,20 +100,18 @@ def test_minimal_group_loads_with_defaults(tmp_path):
 def test_mistakes_are_errors_naming_the_line(tmp_path, change, expected):
     path = write(tmp_path, GOOD.replace(*change))
     with pytest.raises(GroupError, match=expected):
-        load_group(path, project_root=PROJECT)
+        load_group(path)
 
 
 def test_an_attached_resource_must_be_defined(tmp_path):
-    text = GOOD.replace(
-        "    code: lambdas/republish\n", "    code: lambdas/republish\n    resources: [model]\n"
-    )
+    text = GOOD.replace("    code: lambdas\n", "    code: lambdas\n    resources: [model]\n")
     with pytest.raises(GroupError, match="group.yaml:7: .*unknown resource 'model'"):
-        load_group(write(tmp_path, text), project_root=PROJECT)
+        load_group(write(tmp_path, text))
 
 
 def test_unparsable_yaml_and_missing_file(tmp_path):
     with pytest.raises(GroupError, match="not valid YAML"):
-        load_group(write(tmp_path, "group: [unclosed\n"), project_root=PROJECT)
+        load_group(write(tmp_path, "group: [unclosed\n"))
     with pytest.raises(GroupError, match="cannot read"):
         load_group(tmp_path / "nope.yaml")
 
@@ -100,9 +120,24 @@ RESOURCE = "resources:\n  ml:\n    - {id: model, s3_uri: s3://b-greengrass/m.zip
 
 
 def test_a_resource_permission_must_be_ro_or_rw(tmp_path):
-    attach = "    code: lambdas/republish\n    resources: [{id: model, permission: rwx}]\n"
-    text = GOOD.replace("    code: lambdas/republish\n", attach).replace(
-        "subscriptions:", RESOURCE + "subscriptions:"
-    )
+    attach = "    code: lambdas\n    resources: [{id: model, permission: rwx}]\n"
+    text = GOOD.replace("    code: lambdas\n", attach).replace("subscriptions:", RESOURCE + "subscriptions:")
     with pytest.raises(GroupError, match="permission of resource 'model' must be ro or rw, got 'rwx'"):
-        load_group(write(tmp_path, text), project_root=PROJECT)
+        load_group(write(tmp_path, text))
+
+
+def test_code_resolves_against_the_group_files_folder_and_takes_a_zip(tmp_path):
+    elsewhere = tmp_path / "somewhere" / "else"
+    elsewhere.mkdir(parents=True)
+    package = elsewhere / "function.zip"
+    package.write_bytes(b"")  # only its existence is checked on load
+    text = GOOD.replace(
+        "code: lambdas", "code: ../somewhere/else/function.zip\n    version: 3\n    alias: prod"
+    )
+    function = load_group(write(tmp_path, text)).function("republish")
+    assert function.code == package.resolve()
+    assert function.qualifier == "prod" and function.version == "3"
+    assert function.qualified_arn("eu-west-1", "1") == "arn:aws:lambda:eu-west-1:1:function:republish:prod"
+    group = load_group(write(tmp_path, GOOD))
+    assert group.function("republish").code == (tmp_path / "fixtures" / "lambdas").resolve()
+    assert group.function("republish").qualifier == "1"

@@ -1,0 +1,121 @@
+"""A probe Lambda for the emulated core's tests: each event field asks it to do one thing and report what
+it saw on `probe/out` (and `probe/started` once per container). Deployed as a package of its own, handler
+`lambda_function.function_handler`, with the real greengrasssdk."""
+
+import json
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+
+import greengrasssdk
+
+client = greengrasssdk.client("iot-data")
+logger = logging.getLogger(__name__)
+LEAKED = []
+client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid()}))
+
+
+def function_handler(event, context):
+    out = {"subject": context.client_context.custom["subject"], "pid": os.getpid()}
+    if "sleep" in event:
+        out["before"] = time.time()
+        time.sleep(event["sleep"])
+        out["after"] = time.time()
+    if "sleeps" in event:
+        out["before"] = time.time()
+        out["woke"] = []
+        for seconds in event["sleeps"]:
+            time.sleep(seconds)
+            out["woke"].append(time.time())
+    if event.get("waits"):
+        flag = threading.Event()
+        threading.Thread(target=lambda: (time.sleep(0.5), flag.set())).start()
+        start = time.time()
+        out["event_set"] = flag.wait(5.0)  # set by the other thread long before the timeout
+        out["event_waited"] = time.time() - start
+        start = time.time()
+        try:
+            queue.Queue().get(timeout=0.25)
+        except queue.Empty:
+            out["queue_waited"] = time.time() - start
+        items, got = queue.Queue(), []
+        worker = threading.Thread(target=lambda: got.append((items.get(), time.time())))  # untimed
+        worker.start()
+        start = time.time()
+        time.sleep(0.5)
+        items.put("item")
+        worker.join()
+        out["untimed"] = [got[0][0], got[0][1] - start]
+    if "hand_offs" in event:  # Event ping-pong, Queue round trips and thread starts, many times over
+        ping, pong, rounds = threading.Event(), threading.Event(), event["hand_offs"]
+
+        def ponger():
+            for _ in range(rounds):
+                ping.wait()
+                ping.clear()
+                pong.set()
+
+        threading.Thread(target=ponger).start()
+        for _ in range(rounds):
+            ping.set()
+            pong.wait()
+            pong.clear()
+        requests, replies = queue.Queue(), queue.Queue()
+        threading.Thread(target=lambda: [replies.put(requests.get() + 1) for _ in range(rounds)]).start()
+        out["queue_sum"] = sum(requests.put(n) or replies.get() for n in range(rounds))
+        for _ in range(rounds):
+            threading.Thread(target=lambda: None).start()
+        out["hand_offs_done"] = True
+    if event.get("try_waits"):  # non-blocking tries while another thread keeps running
+        done, saw_done = threading.Event(), []
+
+        def spinner():
+            deadline = time.perf_counter() + 3.0  # wall time: it runs until told, or gives up
+            while time.perf_counter() < deadline:
+                if done.is_set():
+                    saw_done.append(True)
+                    return
+
+        spinning = threading.Thread(target=spinner)
+        spinning.start()
+        out["tries"] = [threading.Event().wait(0), threading.Semaphore(0).acquire(timeout=0)]
+        done.set()
+        spinning.join()
+        out["spinner_saw_done"] = bool(saw_done)
+    if event.get("signal_sets_event"):  # a signal handler notifies while this thread waits on the clock
+        flag, returned = threading.Event(), threading.Event()
+
+        def busy():  # keeps the process running, so simulated time waits for the wall-time signal
+            deadline = time.perf_counter() + 3.0
+            while not returned.is_set() and time.perf_counter() < deadline:
+                pass
+
+        threading.Thread(target=busy).start()
+        signal.signal(signal.SIGALRM, lambda *_: flag.set())
+        signal.setitimer(signal.ITIMER_REAL, 0.2)
+        out["signal_set"] = flag.wait()
+        returned.set()
+    if event.get("crash"):
+        os._exit(3)
+    if "leak_mb" in event:
+        LEAKED.append(bytearray(event["leak_mb"] * 1024 * 1024))
+    if event.get("read_sys"):
+        try:
+            with open("/sys/class/thermal/thermal_zone0/temp") as f:
+                out["cpu"] = f.read().strip()
+        except OSError as error:
+            logger.error("no /sys access: %s", error)
+            out["cpu_error"] = type(error).__name__
+    if "shadow" in event:
+        out["shadow_call_started"] = time.time()
+        try:
+            client.update_thing_shadow(thingName="sensor", payload=json.dumps(event["shadow"]))
+            out["shadow"] = json.loads(client.get_thing_shadow(thingName="sensor")["payload"])["version"]
+            out["shadow_call_ended"] = time.time()
+        except Exception as error:
+            logger.error("shadow call failed: %s", error)
+            out["shadow_error"] = str(error)
+    client.publish(topic="probe/out", payload=json.dumps(out))
