@@ -3,8 +3,8 @@
 fixtures/ and ml_resources/ are data, not code. They are installed as `harness/_data/fixtures` and
 `harness/_data/ml_resources` so that an installed `raincheck` finds them (see harness.paths); in a
 checkout they are read in place. lambdas/ is installed both as a package (tests import its pure cores) and
-as `harness/_data/lambdas`, the deployment package the bundled group files name. pyproject.toml's tables cannot map a folder and also use package
-discovery, hence this file.
+as `harness/_data/lambdas`, the deployment package the bundled group files name. pyproject.toml's
+tables cannot map a folder and also use package discovery, hence this file.
 """
 
 import os

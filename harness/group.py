@@ -75,6 +75,10 @@ class FunctionDefinition:
     encoding: str = "json"  # or "binary": the handler gets the message's bytes as they are
     version: str = "1"
     alias: str | None = None
+    # Greengrass V2 lambdaExecutionParameters: maxQueueSize, maxInstancesCount, maxIdleTimeInSeconds.
+    max_queue: int = 1000
+    max_instances: int = 100
+    max_idle_s: float = 60.0
 
     @property
     def qualifier(self) -> str:
@@ -247,6 +251,9 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
             "encoding",
             "version",
             "alias",
+            "max_queue",
+            "max_instances",
+            "max_idle_s",
         }
     )
     name = reader.get("name", str)
@@ -280,6 +287,14 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
     alias = reader.get("alias", str, None)
     if alias is not None and not ALIAS.match(alias):
         raise reader.fail(f"alias {alias!r} must be a name of letters, digits, - or _ that is not a number")
+    limits = {
+        "max_queue": reader.get("max_queue", int, 1000),
+        "max_instances": reader.get("max_instances", int, 100),
+        "max_idle_s": reader.get("max_idle_s", float, 60.0),
+    }
+    for key, value in limits.items():
+        if value < 1:
+            raise reader.fail(f"{key} must be at least 1, got {value}")
     sysfs_access = reader.get("sysfs_access", bool, False)
     if sysfs_access and isolation == "nocontainer":
         raise reader.fail(
@@ -330,6 +345,7 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
         encoding=encoding,
         version=version,
         alias=alias,
+        **limits,
     )
 
 

@@ -150,6 +150,9 @@ class EmulatedCore:
                 site_packages=site.path,
                 python=python[definition.name],
                 encoding=definition.encoding,
+                max_queue=definition.max_queue,
+                max_instances=definition.max_instances,
+                max_idle_s=definition.max_idle_s,
             )
             if definition.isolation == "container":
                 config.container = self._container_spec(definition, package, site, resources)
@@ -158,6 +161,14 @@ class EmulatedCore:
                 prefix = str(self._link_resources(definition, resources))
             config.environment = self._function_environment(definition, prefix)
             host = FunctionHost(config, self.clock)
+            logger.info(
+                "Function %s deployed: %s, %s, %s, handler %s",
+                config.arn,
+                definition.runtime,
+                "container" if config.container else "no container",
+                "pinned" if definition.pinned else "on-demand",
+                definition.handler,
+            )
             self.functions[definition.name] = host
             self._by_arn[config.arn] = host
             self._unqualified[definition.arn(self.group.region, self.group.account)] = host

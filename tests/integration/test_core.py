@@ -45,35 +45,11 @@ subscriptions:
 """
 
 
-class Observer:
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, dict]] = []
-        self.changed = threading.Condition()
-
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self.changed:
-            self.messages.append((topic, json.loads(payload) if payload else None))
-            self.changed.notify_all()
-
-    def wait_for(self, topic: str, count: int = 1, timeout_s: float = 30.0) -> list[dict]:
-        deadline = time.monotonic() + timeout_s
-        with self.changed:
-            while len(self.on(topic)) < count:
-                left = deadline - time.monotonic()
-                assert left > 0, f"expected {count} message(s) on {topic}, got {self.messages}"
-                self.changed.wait(left)
-            return self.on(topic)
-
-    def on(self, topic: str) -> list[dict]:
-        return [payload for t, payload in self.messages if t == topic]
-
-
 @pytest.fixture(params=["fast", "faithful"])
-def core(request, tmp_path: Path, test_lambdas: Path):
+def core(request, tmp_path: Path, test_lambdas: Path, observer):
     group_file = tmp_path / "group.yaml"
     group_file.write_text(GROUP.replace("PROBE", str(test_lambdas / "probe")))
     group = load_group(group_file)
-    observer = Observer()
     clock = make_clock(request.param, tmp_path / "core")
     with EmulatedCore(group, tmp_path / "core", clock=clock) as running:
         running.connect_device("observer", observer)

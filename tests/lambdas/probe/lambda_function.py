@@ -2,11 +2,13 @@
 it saw on `probe/out` (and `probe/started` once per container). Deployed as a package of its own, handler
 `lambda_function.function_handler`, with the real greengrasssdk."""
 
+import importlib
 import json
 import logging
 import os
 import queue
 import signal
+import sys
 import threading
 import time
 
@@ -18,8 +20,69 @@ LEAKED = []
 client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid()}))
 
 
+def _outcome(action):
+    """'ok', the action's result, or the error it raised as `Type: message`."""
+    try:
+        result = action()
+        return "ok" if result is None else result
+    except Exception as error:
+        return f"{type(error).__name__}: {error}"
+
+
+def _import(name):
+    importlib.import_module(name)
+
+
+def _write(path):
+    with open(path, "w") as target:
+        target.write("written by the probe")
+
+
+def _read(path):
+    with open(path) as source:
+        return source.read(200)
+
+
+def _credentials():
+    import boto3
+
+    found = boto3.session.Session().get_credentials()
+    return "none" if found is None else f"found ({found.method})"
+
+
+def inspect(spec, context):
+    """What the Lambda sees of its world: environment, imports, files, credentials."""
+    seen = {
+        "env": {name: os.environ.get(name) for name in spec.get("env", [])},
+        "context": {
+            "function_name": context.function_name,
+            "function_version": context.function_version,
+            "invoked_function_arn": context.invoked_function_arn,
+        },
+        "cwd": os.getcwd(),
+        "imports": {name: _outcome(lambda n=name: _import(n)) for name in spec.get("imports", [])},
+        "write": {path: _outcome(lambda p=path: _write(p)) for path in spec.get("write", [])},
+        "read": {
+            path: _outcome(lambda p=path: _read(os.path.expandvars(p))) for path in spec.get("read", [])
+        },
+        "listdir": {path: _outcome(lambda p=path: sorted(os.listdir(p))) for path in spec.get("listdir", [])},
+    }
+    if spec.get("credentials"):
+        seen["credentials"] = _outcome(_credentials)
+    if "print" in spec:
+        print(spec["print"])
+        print(spec["print"] + " on stderr", file=sys.stderr)
+        logger.warning("a warning from the probe")
+    if "publish_bytes" in spec:
+        payload = "x" * spec["publish_bytes"]
+        seen["publish"] = _outcome(lambda: client.publish(topic="probe/big", payload=payload) and None)
+    return seen
+
+
 def function_handler(event, context):
     out = {"subject": context.client_context.custom["subject"], "pid": os.getpid()}
+    if "inspect" in event:
+        out["seen"] = inspect(event["inspect"], context)
     if "sleep" in event:
         out["before"] = time.time()
         time.sleep(event["sleep"])

@@ -1,0 +1,5 @@
+"""A module bundled beside the handler."""
+
+
+def greeting(name):
+    return f"hello {name}"
