@@ -28,7 +28,7 @@ from harness.core.ipc_server import IPCError, IPCServer
 from harness.core.python_env import SitePackages, build_site_packages, check_runtime
 from harness.core.router import Route, Router
 from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.sandbox import ContainerSpec, check_sandbox
+from harness.core.sandbox import RUNTIME_MOUNT, ContainerSpec, check_sandbox
 from harness.core.sysfs import CpuTemperature
 from harness.group import CLOUD, SHADOW_SERVICE, FunctionDefinition, GroupDefinition, MLResource
 from harness.shadow.models import ShadowStore
@@ -171,6 +171,10 @@ class EmulatedCore:
             )
             self.functions[definition.name] = host
             self._by_arn[config.arn] = host
+            # An alias resolves to its version at deployment: both qualifiers reach the function.
+            self._by_arn[f"{definition.arn(self.group.region, self.group.account)}:{definition.version}"] = (
+                host
+            )
             self._unqualified[definition.arn(self.group.region, self.group.account)] = host
         for host in self.functions.values():
             host.start()
@@ -201,10 +205,10 @@ class EmulatedCore:
             )
             for rid in definition.resources
         ]
-        binds.append((site.path, str(site.path), False))
+        binds.append((site.path, f"{RUNTIME_MOUNT}/site-packages", False))
         clock_file = getattr(self.clock, "clock_file", None)
         if clock_file is not None:
-            binds.append((Path(clock_file), str(clock_file), True))
+            binds.append((Path(clock_file), f"{RUNTIME_MOUNT}/clock.bin", True))
         exposed = sorted({Path(sys.base_prefix), Path(sys.prefix), RUNTIME_MODULES_DIR, *site.sources})
         return ContainerSpec(
             package=package,
@@ -254,6 +258,8 @@ class EmulatedCore:
         else:
             env["RAINCHECK_SYSFS_ROOT"] = str(self.cpu_temperature.sysfs_root)
         env.update(self.clock.to_env())
+        if definition.isolation == "container" and "RAINCHECK_CLOCK_FILE" in env:
+            env["RAINCHECK_CLOCK_FILE"] = f"{RUNTIME_MOUNT}/clock.bin"
         return env
 
     def stop(self) -> None:

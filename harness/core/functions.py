@@ -33,7 +33,7 @@ from pathlib import Path
 
 from harness.core.clock import Clock, ScaledClock
 from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.sandbox import ContainerSpec, container_command
+from harness.core.sandbox import PACKAGE_MOUNT, RUNTIME_MOUNT, ContainerSpec, container_command
 
 RUNTIME_SCRIPT = RUNTIME_MODULES_DIR / "raincheck_lambda_runtime.py"
 # Greengrass V2 Lambda function component defaults (lambdaExecutionParameters).
@@ -122,6 +122,7 @@ class FunctionHost:
         self._restart_delay_s = RESTART_DELAY_FIRST_S
         self._warned_no_proc = False
         self._starting: set[str] = set()
+        self._clock_hold = 0  # queued invocations counted by the clock (see _hold_clock)
         self.config.log_path.parent.mkdir(parents=True, exist_ok=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -147,8 +148,8 @@ class FunctionHost:
             self.containers.clear()
             for invocation in self.queue:
                 _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
-            self.clock.queued(-len(self.queue))
             self.queue.clear()
+            self._hold_clock()
 
     def busy(self) -> bool:
         """True while invocations are queued or running."""
@@ -166,32 +167,42 @@ class FunctionHost:
             if self.stopping:
                 _finish(invocation, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
                 return False
+            overflows = 0
             if len(self.queue) >= self.config.max_queue:
                 self.queue_overflows += 1
                 overflows = self.queue_overflows
-                message = f"work queue of {self.config.name} is full ({self.config.max_queue} messages)"
-                _finish(invocation, WorkResult(json.dumps({"errorMessage": message}).encode(), "Unhandled"))
             else:
-                overflows = 0
-        if overflows:
-            if overflows == 1 or overflows % 1000 == 0:
-                self.logger.error(
-                    "Function %s: %s; message dropped (%d so far)", self.config.name, message, overflows
-                )
-            return False
-        with self.condition:
-            self.queue.append(invocation)
-            self.clock.queued(+1)
-            # A new container for each message that no idle or starting container will take, as V1 does.
-            available = sum(1 for c in self.containers.values() if not c.ending and (c.idle or not c.ready))
-            if (
-                not self.config.pinned
-                and len(self.queue) > available
-                and len(self.containers) < self.config.max_instances
-            ):
-                self._spawn()
-            self.condition.notify_all()
-        return True
+                self.queue.append(invocation)
+                # A new container for each message no idle or starting container will take, as V1 does.
+                if (
+                    not self.config.pinned
+                    and len(self.queue) > self._ready_containers()
+                    and len(self.containers) < self.config.max_instances
+                ):
+                    self._spawn()
+                self._hold_clock()
+                self.condition.notify_all()
+                return True
+        message = f"work queue of {self.config.name} is full ({self.config.max_queue} messages)"
+        _finish(invocation, WorkResult(json.dumps({"errorMessage": message}).encode(), "Unhandled"))
+        if overflows == 1 or overflows % 1000 == 0:
+            self.logger.error(
+                "Function %s: %s; message dropped (%d so far)", self.config.name, message, overflows
+            )
+        return False
+
+    def _ready_containers(self) -> int:
+        """Containers that will take queued work now or once started: idle, or not yet asking for work."""
+        return sum(1 for c in self.containers.values() if not c.ending and (c.idle or not c.ready))
+
+    def _hold_clock(self) -> None:
+        """Queued work that a container is about to take holds the simulated clock (it must not jump
+        between a message's arrival and its handling); work waiting for a busy container does not, or a
+        handler sleeping on the clock could never finish. Called with the lock held after each change."""
+        hold = min(len(self.queue), self._ready_containers())
+        if hold != self._clock_hold:
+            self.clock.queued(hold - self._clock_hold)
+            self._clock_hold = hold
 
     def next_work(self, token: str) -> Invocation | None:
         """Block until there is work for the container with `token`; None when the core stops."""
@@ -201,14 +212,15 @@ class FunctionHost:
                 return None
             container.idle = container.ready = True
             container.idle_since = self.clock.time()
+            self._hold_clock()
             with self.clock.blocked(token):
                 while not self.queue and not self.stopping and self._alive(container):
                     self.condition.wait()
             if self.stopping or not self._alive(container):
                 return None  # a dead container's pending request must not take work from a live one
             invocation = self.queue.popleft()
-            self.clock.queued(-1)  # after the container counts as running again: no idle gap
             container.idle = False
+            self._hold_clock()  # after the container counts as running again: no idle gap
             container.current = invocation
             invocation.started_at = time.monotonic()
             container.timeout_alarm = self.clock.call_at(
@@ -260,6 +272,7 @@ class FunctionHost:
             if not container.idle or self.queue or idle_for <= self.config.max_idle_s:
                 return False
             container.ending, container.idle = True, False  # no message may count on it any more
+            self._hold_clock()
         self.idle_stops += 1
         self.logger.info(
             "Function %s container stopped after %.0f s without work", self.config.name, idle_for
@@ -315,6 +328,7 @@ class FunctionHost:
         with self.condition:
             if self.containers.pop(container.token, None) is None:
                 return
+            self._hold_clock()
             self.condition.notify_all()  # its pending request for work, if any, must give up
             invocation, container.current = container.current, None
             self.clock.cancel(container.timeout_alarm)
@@ -399,7 +413,7 @@ class FunctionHost:
         info_read = info_write = None
         if self.config.container is not None:
             env["RAINCHECK_PYTHON_PATH"] = os.pathsep.join(
-                ["/lambda", str(self.config.site_packages), str(RUNTIME_MODULES_DIR)]
+                [PACKAGE_MOUNT, f"{RUNTIME_MOUNT}/site-packages", str(RUNTIME_MODULES_DIR)]
             )
             info_read, info_write = os.pipe()
             command = container_command(self.config.container, command, info_write)
@@ -438,6 +452,7 @@ class FunctionHost:
         container.idle_since = container.started_at
         self.containers[token] = container
         self._starting.discard(token)
+        self._hold_clock()
         return container
 
 

@@ -25,6 +25,9 @@ from pathlib import Path
 from harness.core.deployment import DeploymentError
 
 PACKAGE_MOUNT = "/lambda"
+# The core's own pieces a Lambda needs (its Python distributions, the simulated clock's file), mounted
+# under a folder of their own rather than at their host paths, which may lie in the hidden work folder.
+RUNTIME_MOUNT = "/raincheck"
 # Host entries not bound into the container: made fresh (dev, proc, tmp, sys) or hidden (homes, run).
 NOT_BOUND = {"dev", "proc", "sys", "tmp", "run", "root", "home", "lost+found"}
 INSTALL_HINT = (
