@@ -1,0 +1,130 @@
+"""The core's limits and what the user is told: the message size limit, a full work queue, a crash loop's
+back-off, idle on-demand containers stopped, print() and logging in the function's log."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+
+import pytest
+
+GROUP = """
+group: limits
+core: {thing: gateway, packages: [greengrasssdk]}
+devices: [{thing: sensor}, {thing: observer}]
+functions:
+  - name: worker
+    handler: lambda_function.function_handler
+    code: {lambdas}/probe
+    timeout_s: 30
+    max_queue: 2
+    max_instances: 1
+    max_idle_s: 30
+subscriptions:
+  - {source: thing:sensor, subject: probe/work, target: function:worker}
+  - {source: function:worker, subject: probe/#, target: thing:observer}
+"""
+
+
+def wait_until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def test_a_message_over_the_local_size_limit_is_refused_to_the_lambda_and_dropped_from_a_device(start_core):
+    with start_core(GROUP) as core:
+        ask = {"inspect": {"publish_bytes": 300_000}}
+        core.publish("thing:sensor", "probe/work", json.dumps(ask).encode())
+        (out,) = core.observer.wait_for("probe/out")
+        assert core.publish("thing:sensor", "probe/work", b"x" * 300_000) == 0
+        assert core.observer.on("probe/big") == []
+        assert core.oversized_messages == 2
+    error = out["seen"]["publish"]
+    assert error.startswith("InvocationException: Failed to invoke function") and "413" in error
+    assert "over the core's limit of 262144 bytes" in error
+    assert core.system_log_path.read_text().count("over the core's limit of 262144 bytes: dropped") == 2
+
+
+def test_a_full_work_queue_drops_the_overflow_logs_it_and_counts_it(start_core):
+    with start_core(GROUP, "faithful") as core:
+        host = core.functions["worker"]
+        core.publish("thing:sensor", "probe/work", json.dumps({"sleep": 1.0}).encode())
+        wait_until(lambda: any(c.current is not None for c in host.containers.values()))
+        for n in range(4):  # one container (max_instances 1) is busy: 2 wait, 2 overflow
+            core.publish("thing:sensor", "probe/work", json.dumps({"n": n}).encode())
+        assert host.queue_overflows == 2 and len(host.queue) == 2
+        core.observer.wait_for("probe/out", count=3)
+        (summary,) = core.failures()
+    assert "2 message(s) dropped on a full queue" in summary
+    log = core.system_log_path.read_text()
+    assert "work queue of worker is full (2 messages); message dropped (1 so far)" in log
+
+
+def test_a_busy_function_with_queued_work_still_lets_simulated_time_run(start_core):
+    """Queued work that no container can take yet must not hold the clock: the busy handler's sleep has
+    to end for the queue to drain."""
+    with start_core(GROUP.replace("max_queue: 2", "max_queue: 5"), "fast") as core:
+        for _ in range(3):
+            core.publish("thing:sensor", "probe/work", json.dumps({"sleep": 10.0}).encode())
+        outs = core.observer.wait_for("probe/out", count=3, timeout_s=20)
+    assert [round(o["after"] - o["before"], 6) for o in outs] == [10.0, 10.0, 10.0]
+    assert outs[1]["before"] >= outs[0]["after"] and outs[2]["before"] >= outs[1]["after"]  # one at a time
+
+
+CRASHING = """
+group: crashing
+core: {thing: gateway, packages: [greengrasssdk]}
+functions:
+  - name: predictor
+    handler: lambda_function.function_handler
+    code: {lambdas}/tutorial_ggml
+    pinned: true
+    isolation: nocontainer
+"""
+
+
+def test_a_pinned_lambda_that_keeps_dying_is_restarted_with_a_back_off_and_reported_once(start_core):
+    with start_core(CRASHING, "fast") as core:
+        host = core.functions["predictor"]
+        started = core.clock.time()
+        wait_until(lambda: host.restarts >= 5)
+        elapsed = core.clock.time() - started
+        (failure,) = core.failures()
+    # Restarts after 1, 2, 4 and 8 simulated seconds before the fifth: not a tight loop.
+    assert elapsed >= 1 + 2 + 4 + 8
+    assert re.search(r"function predictor: FileNotFoundError: .*'/ggml/tutorial/model/weights.txt'", failure)
+    assert "restarted" in failure and f"log: {host.config.log_path}" in failure
+    log = core.system_log_path.read_text()
+    assert log.count("[ERROR]") == 1, log  # the reason once; the repeats are INFO lines with their count
+    assert "Restarting pinned function predictor in 8 s" in log
+
+
+def test_an_idle_on_demand_container_is_stopped_after_max_idle_s(start_core):
+    with start_core(GROUP, "fast") as core:
+        host = core.functions["worker"]
+        core.publish("thing:sensor", "probe/work", b"{}")
+        (first,) = core.observer.wait_for("probe/out")
+        with core.clock.actor():
+            core.clock.sleep(31.0)  # max_idle_s is 30
+            wait_until(lambda: host.idle_stops == 1)
+        assert host.containers == {}
+        core.publish("thing:sensor", "probe/work", b"{}")
+        second = core.observer.wait_for("probe/out", count=2)[1]
+    assert second["pid"] != first["pid"]
+    assert core.failures() == []
+    assert "container stopped after 3" in core.system_log_path.read_text()
+
+
+@pytest.mark.parametrize("isolation", ["container", "nocontainer"])
+def test_print_and_logging_go_to_the_functions_log_with_the_cores_level_names(start_core, isolation):
+    group = GROUP.replace("    max_idle_s: 30\n", f"    max_idle_s: 30\n    isolation: {isolation}\n")
+    with start_core(group) as core:
+        core.publish("thing:sensor", "probe/work", json.dumps({"inspect": {"print": "hello log"}}).encode())
+        core.observer.wait_for("probe/out")
+        log = core.function_log("worker")
+    assert re.search(r"^\[\S+Z\]\[INFO\]-stdout,hello log$", log, re.M), log
+    assert re.search(r"^\[\S+Z\]\[ERROR\]-stderr,hello log on stderr$", log, re.M), log
+    assert re.search(r"^\[\S+Z\]\[WARN\]-lambda_function.py:\d+,a warning from the probe$", log, re.M), log
