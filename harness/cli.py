@@ -29,9 +29,18 @@ def _run(args: argparse.Namespace) -> int:
             workdir=args.workdir,
             recording=args.recording,
         )
-    except (GroupError, PipelineError, DeploymentError, ValueError, OSError) as error:
+    except PipelineError as error:
+        print(f"raincheck run: {error}", file=sys.stderr)
+        for line in error.failures:  # each failing function once: its last exception, restarts, log
+            print(f"  {line}", file=sys.stderr)
+        if error.workdir is not None:
+            print(f"  work folder kept: {error.workdir}", file=sys.stderr)
+        return 1
+    except (GroupError, DeploymentError, ValueError, OSError) as error:
         print(f"raincheck run: {error}", file=sys.stderr)
         return 1
+    for line in result.failures:  # the run succeeded, but not without trouble: say so once per function
+        print(f"raincheck run: warning: {line}", file=sys.stderr)
     print(json.dumps(result.cloud_shadow, indent=2, sort_keys=True))
     return 0
 

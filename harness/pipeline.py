@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.core.clock import Clock, VirtualClock
+from harness.core.deployment import DeploymentError
 from harness.core.device_link import CoreTransport
 from harness.group import GroupDefinition, load_group
 from harness.paths import fixtures_dir
@@ -23,7 +25,18 @@ logger = logging.getLogger("raincheck.pipeline")
 
 
 class PipelineError(RuntimeError):
-    """The chain did not produce what it should have; the message says which link and where its log is."""
+    """The chain did not produce what it should have; the message says which link and where its log is.
+    `failures` has one line per function that failed (its last exception, restarts, log path) and
+    `workdir` the work folder, kept for reading."""
+
+    def __init__(self, message: str, failures: list[str] | None = None, workdir: Path | None = None) -> None:
+        super().__init__(message)
+        self.failures = failures or []
+        self.workdir = workdir
+
+
+# A pinned function that failed this often without ever taking work will not recover: stop waiting.
+GIVE_UP_AFTER_FAILURES = 3
 
 
 @dataclass
@@ -35,9 +48,11 @@ class PipelineResult:
     publish_wall_s: float
     ipc_calls: dict[str, int] = field(default_factory=dict)  # by wire and op, as the core served them
     clock_leases: int = 0  # fast mode: sleeps answered with a lease on the simulated clock
+    failures: list[str] = field(default_factory=list)  # functions that failed along the way, once each
 
 
 WAIT_STEP_S = 0.1  # simulated (fast) or real (faithful) seconds between looks at the shadow
+WALL_GUARD_S = 90.0
 
 
 def default_group() -> GroupDefinition:
@@ -50,7 +65,7 @@ def run_pipeline(
     mode: str = "fast",
     group: GroupDefinition | None = None,
     workdir: Path | None = None,
-    prediction_timeout_s: float = 90.0,
+    prediction_timeout_s: float = 120.0,
     recording: Path | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> PipelineResult:
@@ -73,10 +88,9 @@ def run_pipeline(
     if not synced:
         raise PipelineError(f"group {group.name!r} has no device with sync_shadow: true")
     thing = synced[0]
-    scratch = None
-    if workdir is None:
-        scratch = tempfile.TemporaryDirectory(prefix="raincheck-run-")
-        workdir = Path(scratch.name)
+    scratch = workdir is None
+    workdir = Path(tempfile.mkdtemp(prefix="raincheck-run-")) if workdir is None else Path(workdir)
+    core = None
     try:
         with MockCloud(group.region) as cloud:
             for device in group.devices:
@@ -90,16 +104,10 @@ def run_pipeline(
             # This thread is an actor of the simulation until the core has stopped: simulated time moves
             # only while it sleeps (between readings, while it waits for the last prediction). A thread
             # outside the clock would let fast mode's time run free whenever it does something else.
-            with (
-                clock.actor(),
-                EmulatedCore(
-                    group,
-                    workdir,
-                    clock=clock,
-                    fetch_resource=cloud.fetch_ml_resource,
-                    cloud_sink=cloud.publish,
-                ) as core,
-            ):
+            core = EmulatedCore(
+                group, workdir, clock=clock, fetch_resource=cloud.fetch_ml_resource, cloud_sink=cloud.publish
+            )
+            with clock.actor(), core:
                 sync = ShadowSync(core.router, cloud, synced)
                 # The thing is online, as on the gateway: its shadow answers reach it (and are not kept:
                 # a replayed day brings tens of thousands of them).
@@ -125,21 +133,37 @@ def run_pipeline(
                 if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
                     raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
                 leases = clock.leases if isinstance(clock, VirtualClock) else 0
-                return PipelineResult(cloud_shadow, local, sent, workdir, elapsed, core.ipc_calls(), leases)
-    finally:
-        if scratch is not None:
-            scratch.cleanup()
+                result = PipelineResult(
+                    cloud_shadow, local, sent, workdir, elapsed, core.ipc_calls(), leases, core.failures()
+                )
+    except (PipelineError, DeploymentError) as error:
+        # The work folder stays for reading: logs, the staged packages, the core's own log.
+        failures = core.failures(logged_errors=True) if core is not None else []
+        raise PipelineError(str(error), failures, workdir) from error
+    if scratch:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return result
 
 
 def _wait_for_fresh_prediction(core, thing: str, clock: Clock, timeout_s: float) -> dict:  # noqa: ANN001
     """Wait until every reading went through the republish Lambda and the local shadow has a prediction
     made after the last of them. Called by an actor of the clock, it steps through simulated time: a
     wall-time wait would let fast mode's time run free, and the pinned inference loop with it, flooding
-    the shadow and the cloud with predictions nobody asked for. `timeout_s` is wall time."""
-    deadline = time.monotonic() + timeout_s
+    the shadow and the cloud with predictions nobody asked for. `timeout_s` is on the core's clock
+    (simulated in fast mode), with a wall-time guard for a simulation that stops moving."""
+    deadline = clock.time() + timeout_s
+    wall_deadline = time.monotonic() + max(timeout_s, WALL_GUARD_S)
     document = None
     republishers = [h for h in core.functions.values() if not h.config.pinned]
-    while time.monotonic() < deadline:
+    while clock.time() < deadline and time.monotonic() < wall_deadline:
+        hopeless = [
+            h
+            for h in core.functions.values()
+            if h.config.pinned and not h.ever_ready and h.crashes >= GIVE_UP_AFTER_FAILURES
+        ]
+        if hopeless:
+            names = ", ".join(h.config.name for h in hopeless)
+            raise PipelineError(f"no rain_prediction: {names} failed {GIVE_UP_AFTER_FAILURES} times on start")
         document = core.shadow_store.document(thing)
         if not any(h.busy() for h in republishers) and document is not None:
             stamps = document.get("metadata", {}).get("reported", {})
@@ -149,7 +173,7 @@ def _wait_for_fresh_prediction(core, thing: str, clock: Clock, timeout_s: float)
                 return document
         clock.sleep(WAIT_STEP_S)
     raise PipelineError(
-        f"no fresh rain_prediction in the local shadow of {thing} after {timeout_s:.0f} s; "
-        f"local shadow: {json.dumps(document)}; logs: republish {core.function_log_path('republish')}, "
-        f"inference {core.function_log_path('inference')}, core {core.system_log_path}"
+        f"no fresh rain_prediction in the local shadow of {thing} after {timeout_s:.0f} s of the core's "
+        "clock; "
+        f"local shadow: {json.dumps(document)}; the core's log: {core.system_log_path}"
     )

@@ -304,10 +304,11 @@ class EmulatedCore:
         logger.error(message)
         return message
 
-    def failures(self) -> list[str]:
+    def failures(self, logged_errors: bool = False) -> list[str]:
         """One line per function that failed (crashes, timeouts, memory kills, overflows), with the last
-        exception line of its log, its restart count and the log's path."""
-        return [line for host in self.functions.values() if (line := host.failure_summary())]
+        exception line of its log, its restart count and the log's path; with `logged_errors` also the last
+        ERROR line of functions that logged one and kept running."""
+        return [line for host in self.functions.values() if (line := host.failure_summary(logged_errors))]
 
     def connect_device(self, thing: str, on_message: MessageSink) -> None:
         """Receive what the router sends to `thing:<thing>`."""

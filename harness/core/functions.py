@@ -119,6 +119,7 @@ class FunctionHost:
         self.queue_overflows = 0
         self.idle_stops = 0
         self.last_error = ""  # the last exception line of the function's log, after a failure
+        self.ever_ready = False  # a container has imported the handler and asked for work
         self._restart_delay_s = RESTART_DELAY_FIRST_S
         self._warned_no_proc = False
         self._starting: set[str] = set()
@@ -210,7 +211,7 @@ class FunctionHost:
             container = self.containers.get(token)
             if container is None:
                 return None
-            container.idle = container.ready = True
+            container.idle = container.ready = self.ever_ready = True
             container.idle_since = self.clock.time()
             self._hold_clock()
             with self.clock.blocked(token):
@@ -366,11 +367,17 @@ class FunctionHost:
                 timer.daemon = True
                 timer.start()
 
-    def failure_summary(self) -> str | None:
-        """One line on what went wrong with this function, or None if nothing did."""
+    def failure_summary(self, logged_errors: bool = False) -> str | None:
+        """One line on what went wrong with this function, or None if nothing did. With `logged_errors`,
+        a function that kept running but logged an ERROR says its last one."""
         failures = self.crashes + self.timeouts + self.memory_kills
         if not failures and not self.queue_overflows:
-            return None
+            error = last_error_line(self.config.log_path) if logged_errors else ""
+            if not error:
+                return None
+            return (
+                f"function {self.config.name}: last error in its log: {error} (log: {self.config.log_path})"
+            )
         parts = []
         if self.crashes:
             parts.append(f"{self.crashes} crash(es)")
@@ -474,17 +481,33 @@ _EXCEPTION_LINE = re.compile(
 )
 
 
-def last_exception_line(log_path: Path) -> str:
-    """The last exception line (`ModuleNotFoundError: No module named 'x'`) of a log, or ""."""
+_ERROR_LINE = re.compile(r"^\[[^\]]*\]\[(?:ERROR|FATAL)\]-(.*)$")
+
+
+def _log_tail(log_path: Path) -> list[str]:
     try:
         with open(log_path, "rb") as log:
             log.seek(0, os.SEEK_END)
             log.seek(max(0, log.tell() - LOG_TAIL_BYTES))
-            text = log.read().decode("utf-8", errors="replace")
+            return log.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
-        return ""
-    for line in reversed(text.splitlines()):
+        return []
+
+
+def last_exception_line(log_path: Path) -> str:
+    """The last exception line (`ModuleNotFoundError: No module named 'x'`) of a log, or ""."""
+    for line in reversed(_log_tail(log_path)):
         match = _EXCEPTION_LINE.match(line.strip())
+        if match:
+            return match.group(1)
+    return ""
+
+
+def last_error_line(log_path: Path) -> str:
+    """The last ERROR or FATAL line of a function's log without its time stamp (`service.py:95,Model load
+    failed...`), or "": what a Lambda that handles its own errors says about them."""
+    for line in reversed(_log_tail(log_path)):
+        match = _ERROR_LINE.match(line.strip())
         if match:
             return match.group(1)
     return ""

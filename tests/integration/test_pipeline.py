@@ -9,12 +9,13 @@ the cloud.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from device.sensors import open_sensor
 from harness.paths import ml_resources_dir
-from harness.pipeline import default_group, run_pipeline
+from harness.pipeline import PipelineError, default_group, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -110,8 +111,6 @@ def test_group_definition_drives_the_run():
 def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_path):
     import dataclasses
 
-    from harness.core.deployment import DeploymentError
-
     broken = tmp_path / "rain_predictor.zip"
     broken.write_bytes(b"PK\x03\x04 truncated")
     group = default_group()
@@ -119,16 +118,43 @@ def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_pat
         dataclasses.replace(r, local_source=broken) if r.id == "rain_predictor" else r
         for r in group.ml_resources
     )
-    with pytest.raises(DeploymentError, match="rain_predictor.zip is not a valid zip archive"):
+    with pytest.raises(PipelineError, match="rain_predictor.zip is not a valid zip archive") as failed:
         run_pipeline(
             readings=1,
             group=dataclasses.replace(group, ml_resources=resources),
             workdir=tmp_path / "run",
             progress=lambda _: None,
         )
+    assert failed.value.workdir == tmp_path / "run"
     assert (
         "Deployment of group raincheck failed"
         in (tmp_path / "run" / "logs" / "system" / "runtime.log").read_text()
+    )
+
+
+def test_a_lambda_that_cannot_start_fails_the_run_with_its_reason_once_and_keeps_the_work_folder(
+    tmp_path, capsys
+):
+    from harness.cli import main
+    from harness.paths import fixtures_dir
+
+    # The gateway lacks numpy: the inference Lambda dies on import. Where the fixture's relative paths
+    # pointed, absolute ones, since this group file lives elsewhere.
+    text = (fixtures_dir() / "group_litert.yaml").read_text()
+    text = text.replace("packages: [greengrasssdk, numpy, ai-edge-litert]", "packages: [greengrasssdk]")
+    text = text.replace("../", str(fixtures_dir().parent) + "/")
+    group_file = tmp_path / "group.yaml"
+    group_file.write_text(text)
+    assert main(["run", "--group", str(group_file), "--readings", "2"]) == 1
+    err = capsys.readouterr().err
+    # The inference Lambda survives its failed model load and retries: its last logged error is the reason.
+    assert err.count("ModuleNotFoundError: No module named 'numpy'") == 1, err
+    assert "  function inference: last error in its log: service.py:" in err
+    kept = Path(err.split("work folder kept: ")[1].split()[0])
+    assert (kept / "logs" / "system" / "runtime.log").is_file()
+    assert (
+        "No module named 'numpy'"
+        in (kept / "logs" / "user" / "eu-west-1" / "123456789012" / "inference.log").read_text()
     )
 
 
