@@ -274,12 +274,12 @@ class FunctionHost:
                 return False
             container.ending, container.idle = True, False  # no message may count on it any more
             self._hold_clock()
-        self.idle_stops += 1
         self.logger.info(
             "Function %s container stopped after %.0f s without work", self.config.name, idle_for
         )
         _terminate(container)
         self._on_exit(container, "", expected=True)
+        self.idle_stops += 1  # once it is gone, so whoever sees the count sees no container
         return True
 
     def _enforce_memory(self, container: Container) -> None:
