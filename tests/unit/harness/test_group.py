@@ -141,3 +141,18 @@ def test_code_resolves_against_the_group_files_folder_and_takes_a_zip(tmp_path):
     group = load_group(write(tmp_path, GOOD))
     assert group.function("republish").code == (tmp_path / "fixtures" / "lambdas").resolve()
     assert group.function("republish").qualifier == "1"
+
+
+def test_the_documented_example_group_loads(tmp_path):
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "group.md").read_text()
+    example = doc.split("```yaml\n", 1)[1].split("```", 1)[0]
+    project = tmp_path / "project"
+    (project / "groups").mkdir(parents=True)
+    (project / "src" / "reader").mkdir(parents=True)
+    (project / "groups" / "group.yaml").write_text(example)
+    group = load_group(project / "groups" / "group.yaml")
+    reader = group.function("reader")
+    assert reader.code == project / "src" / "reader"
+    assert reader.qualified_arn(group.region, group.account).endswith(":function:reader:prod")
+    assert group.ml_resource("model").local_source == project / "models" / "model.zip"
+    assert group.core_packages == ("greengrasssdk", "numpy")
