@@ -85,8 +85,10 @@ def cloud(gg_group):
 
 
 @pytest.fixture
-def gg_core(gg_group, cloud, tmp_path: Path, pytestconfig: pytest.Config):
-    """A deployed, running emulated core for the group, its synced shadows mirrored to `cloud`."""
+def gg_core(gg_group, cloud, tmp_path: Path, pytestconfig: pytest.Config, request: pytest.FixtureRequest):
+    """A deployed, running emulated core for the group, its synced shadows mirrored to `cloud`. Functions
+    that failed during the test (crashes, timeouts, logged errors) are named once in the test's report,
+    with their last exception and log path."""
     from harness.cloud.sync import ShadowSync
     from harness.core.core import EmulatedCore, make_clock
 
@@ -103,6 +105,9 @@ def gg_core(gg_group, cloud, tmp_path: Path, pytestconfig: pytest.Config):
         core.sync = ShadowSync(core.router, cloud, synced)
         yield core
         core.sync.stop()
+    failures = core.failures(logged_errors=True)
+    if failures:
+        request.node.add_report_section("teardown", "raincheck functions", "\n".join(failures))
 
 
 @pytest.fixture

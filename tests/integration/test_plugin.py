@@ -65,3 +65,54 @@ def test_iot_data_reaches_the_core_shadow_and_sync_carries_it_to_the_cloud(gg_co
     assert document["state"]["delta"] == {"led": "on"}
     gg_core.sync.flush()
     assert cloud.get_shadow("bme680_sensor")["state"]["desired"] == {"led": "on"}
+
+
+def test_a_users_lambda_from_its_own_project_runs_and_its_failure_is_reported_once(pytester):
+    pytester.makefile(
+        ".yaml",
+        group="""
+group: users
+core: {thing: gateway, packages: [greengrasssdk]}
+devices: [{thing: sensor}]
+functions:
+  - {name: echo, handler: lambda_function.function_handler, code: lambdas/echo}
+  - {name: broken, handler: lambda_function.function_handler, code: lambdas/broken, pinned: true}
+subscriptions:
+  - {source: thing:sensor, subject: in, target: function:echo}
+  - {source: function:echo, subject: out, target: thing:sensor}
+""",
+    )
+    echo = pytester.mkdir("lambdas").joinpath("echo")
+    echo.mkdir()
+    echo.joinpath("lambda_function.py").write_text(
+        "import greengrasssdk\nclient = greengrasssdk.client('iot-data')\n\n"
+        "def function_handler(event, context):\n"
+        "    client.publish(topic='out', payload=context.client_context.custom['subject'])\n"
+    )
+    broken = pytester.path / "lambdas" / "broken"
+    broken.mkdir()
+    broken.joinpath("lambda_function.py").write_text("raise RuntimeError('no model here')\n")
+    pytester.makepyfile(
+        """
+        import time
+
+        def wait(condition):
+            deadline = time.monotonic() + 20
+            while not condition() and time.monotonic() < deadline:
+                time.sleep(0.02)
+
+        def test_echo(gg_core):
+            got = []
+            gg_core.connect_device("sensor", lambda topic, payload: got.append((topic, payload)))
+            gg_core.publish("thing:sensor", "in", b"{}")
+            wait(lambda: got)
+            assert got == [("out", b"in")]
+
+        def test_broken(gg_core):
+            wait(lambda: gg_core.functions["broken"].crashes)
+            assert False, "the report names the function"
+        """
+    )
+    result = pytester.runpytest("--group", "group.yaml", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*raincheck functions*", "*function broken: RuntimeError: no model here (*"])
