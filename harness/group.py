@@ -7,6 +7,7 @@ missing field or a bad value is a `GroupError` naming the file and line, not a t
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
 ALIAS = re.compile(r"^(?!^[0-9]+$)[a-zA-Z0-9-_]{1,128}$")
 RUNTIME = re.compile(r"^python3\.[0-9]{1,2}$")
+DEFAULT_RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"  # the Python raincheck runs on
 ISOLATION_MODES = ("container", "nocontainer")
 ENCODINGS = ("json", "binary")
 # A Python distribution name (PEP 508), optionally with extras: tensorflow-cpu, tf_keras, moto[iot]
@@ -70,7 +72,7 @@ class FunctionDefinition:
     environment: dict[str, str]
     resources: tuple[str, ...]
     resource_permissions: dict[str, str] = field(default_factory=dict)  # id -> "ro" | "rw"
-    runtime: str = "python3.11"
+    runtime: str = DEFAULT_RUNTIME
     isolation: str = "container"  # or "nocontainer"
     encoding: str = "json"  # or "binary": the handler gets the message's bytes as they are
     version: str = "1"
@@ -272,7 +274,7 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
             raise reader.fail(f"code package {code} does not exist")
     elif not code.is_dir():
         raise reader.fail(f"code {code} must be a folder or a .zip deployment package; it does not exist")
-    runtime = reader.get("runtime", str, "python3.11")
+    runtime = reader.get("runtime", str, DEFAULT_RUNTIME)
     if not RUNTIME.match(runtime):
         raise reader.fail(f"runtime {runtime!r} is not a Python Lambda runtime (python3.N)")
     isolation = reader.get("isolation", str, "container")

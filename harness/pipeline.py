@@ -98,7 +98,7 @@ def run_pipeline(
             for resource in group.ml_resources:
                 cloud.upload_ml_resource(resource)
             progress(
-                f"cloud: moto, thing {thing} registered, {len(group.ml_resources)} ML resources uploaded"
+                f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}"
             )
             clock = make_clock(mode, workdir)  # the core owns it from here and stops it
             # This thread is an actor of the simulation until the core has stopped: simulated time moves

@@ -64,10 +64,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def gg_group(pytestconfig: pytest.Config):
     """The group definition under test (--group, default: raincheck's application group)."""
-    from harness.group import load_group
+    from harness.group import GroupError, load_group
     from harness.paths import fixtures_dir
 
-    return load_group(pytestconfig.getoption("raincheck_group") or fixtures_dir() / "group.yaml")
+    try:
+        return load_group(pytestconfig.getoption("raincheck_group") or fixtures_dir() / "group.yaml")
+    except GroupError as error:  # the file and line say it all: no traceback through the harness
+        pytest.fail(str(error), pytrace=False)
 
 
 @pytest.fixture

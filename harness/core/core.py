@@ -28,7 +28,7 @@ from harness.core.ipc_server import IPCError, IPCServer
 from harness.core.python_env import SitePackages, build_site_packages, check_runtime
 from harness.core.router import Route, Router
 from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.sandbox import RUNTIME_MOUNT, ContainerSpec, check_sandbox
+from harness.core.sandbox import RUNTIME_MOUNT, ContainerSpec, check_destination, check_sandbox
 from harness.core.sysfs import CpuTemperature
 from harness.group import CLOUD, SHADOW_SERVICE, FunctionDefinition, GroupDefinition, MLResource
 from harness.shadow.models import ShadowStore
@@ -127,7 +127,7 @@ class EmulatedCore:
 
     def _start(self) -> EmulatedCore:
         self._open_system_log()
-        python = {d.name: check_runtime(d.runtime, d.name) for d in self.group.functions}
+        python = {d.name: check_runtime(d.runtime, d.name, self.group.path) for d in self.group.functions}
         if any(d.isolation == "container" for d in self.group.functions):
             check_sandbox()  # before anything starts: the cause and the fix, not a crash loop
         site = build_site_packages(self.group.core_packages, self.workdir / "python" / "site-packages")
@@ -197,14 +197,13 @@ class EmulatedCore:
     ) -> ContainerSpec:
         """What the function's container shows: its resources at their destinations, its package, the
         core's Python packages, /sys/class/thermal only with /sys access; the core's folder hidden."""
-        binds = [
-            (
-                resources[rid],
-                self.group.ml_resource(rid).destination,
-                definition.resource_permissions.get(rid, "ro") == "rw",
+        binds = []
+        for rid in definition.resources:
+            destination = self.group.ml_resource(rid).destination
+            check_destination(destination, rid)
+            binds.append(
+                (resources[rid], destination, definition.resource_permissions.get(rid, "ro") == "rw")
             )
-            for rid in definition.resources
-        ]
         binds.append((site.path, f"{RUNTIME_MOUNT}/site-packages", False))
         clock_file = getattr(self.clock, "clock_file", None)
         if clock_file is not None:
@@ -254,7 +253,7 @@ class EmulatedCore:
             }
         )
         if definition.isolation == "container":
-            env["TMPDIR"] = "/tmp"  # its own
+            env["TMPDIR"] = env["HOME"] = "/tmp"  # its own; the host's homes are hidden
         else:
             env["RAINCHECK_SYSFS_ROOT"] = str(self.cpu_temperature.sysfs_root)
         env.update(self.clock.to_env())

@@ -44,7 +44,6 @@ MAX_IDLE_S = 60.0
 RESTART_DELAY_FIRST_S = 1.0
 RESTART_DELAY_MAX_S = 60.0
 RESTART_RESET_AFTER_S = 60.0  # a container that lived this long resets the back-off
-MONITOR_PERIOD_S = 0.05
 LOG_TAIL_BYTES = 64 * 1024
 
 
@@ -76,7 +75,8 @@ class Container:
     timeout_alarm: object | None = None
     ending: bool = False
     ready: bool = False  # has asked for work at least once (its handler module is imported)
-    pid: int | None = None  # the Lambda's own process (inside bwrap's, in a container)
+    pid: int = 0  # the Lambda's own process (inside bwrap's, in a container)
+    log_offset: int = 0  # the function log's size when it started: its own lines come after
     started_at: float = 0.0  # clock time
     idle_since: float = 0.0  # clock time the container last became idle
 
@@ -174,13 +174,7 @@ class FunctionHost:
                 overflows = self.queue_overflows
             else:
                 self.queue.append(invocation)
-                # A new container for each message no idle or starting container will take, as V1 does.
-                if (
-                    not self.config.pinned
-                    and len(self.queue) > self._ready_containers()
-                    and len(self.containers) < self.config.max_instances
-                ):
-                    self._spawn()
+                self._scale_out()
                 self._hold_clock()
                 self.condition.notify_all()
                 return True
@@ -192,15 +186,28 @@ class FunctionHost:
             )
         return False
 
-    def _ready_containers(self) -> int:
-        """Containers that will take queued work now or once started: idle, or not yet asking for work."""
-        return sum(1 for c in self.containers.values() if not c.ending and (c.idle or not c.ready))
+    def _scale_out(self) -> None:
+        """A new container for each queued message that no idle or starting container will take, up to
+        max_instances, as V1 does (on-demand functions only). Called with the lock held whenever the
+        queue grows or a container goes away."""
+        if self.config.pinned or self.stopping:
+            return
+        ready = sum(1 for c in self.containers.values() if not c.ending and (c.idle or not c.ready))
+        for _ in range(min(len(self.queue) - ready, self.config.max_instances - len(self.containers))):
+            try:
+                self._spawn()
+            except OSError:
+                self.logger.exception("Starting a container of %s failed", self.config.name)
+                return
 
     def _hold_clock(self) -> None:
-        """Queued work that a container is about to take holds the simulated clock (it must not jump
-        between a message's arrival and its handling); work waiting for a busy container does not, or a
-        handler sleeping on the clock could never finish. Called with the lock held after each change."""
-        hold = min(len(self.queue), self._ready_containers())
+        """Queued work that an idle container is about to take holds the simulated clock (it must not jump
+        between a message's arrival and its handling). Work waiting for a busy container does not, or a
+        handler sleeping on the clock could never finish; nor does work for a container still starting:
+        its process holds the clock while it imports, and one that sleeps at import (a module-level
+        loop) must see time go on. Called with the lock held after each change."""
+        idle = sum(1 for c in self.containers.values() if not c.ending and c.idle)
+        hold = min(len(self.queue), idle)
         if hold != self._clock_hold:
             self.clock.queued(hold - self._clock_hold)
             self._clock_hold = hold
@@ -257,8 +264,9 @@ class FunctionHost:
             if invocation and invocation.started_at and now - invocation.started_at > timeout_wall_s:
                 self._time_out(container, invocation)
             elif container.process.poll() is not None:
-                self.crashes += 1
-                self._on_exit(container, f"Process exited with code {container.process.returncode}")
+                self._on_exit(
+                    container, f"Process exited with code {container.process.returncode}", crashed=True
+                )
             elif self._stop_if_idle(container):
                 continue
             else:
@@ -285,7 +293,7 @@ class FunctionHost:
     def _enforce_memory(self, container: Container) -> None:
         """A container over its memory limit is killed, as a core's cgroup would. Measured as resident set
         size from /proc; where /proc is missing the limit cannot be enforced (logged once)."""
-        rss_mb = resident_mb(container.pid or container.process.pid)
+        rss_mb = resident_mb(container.pid)
         if rss_mb is None:
             if os.path.isdir("/proc/self") or container.process.poll() is not None:
                 return  # exiting (no VmRSS left): the next check sees it gone
@@ -325,11 +333,16 @@ class FunctionHost:
         _terminate(container)
         self._on_exit(container, f"Task timed out after {self.config.timeout_s:.2f} seconds")
 
-    def _on_exit(self, container: Container, reason: str, expected: bool = False) -> None:
+    def _on_exit(
+        self, container: Container, reason: str, expected: bool = False, crashed: bool = False
+    ) -> None:
         with self.condition:
             if self.containers.pop(container.token, None) is None:
                 return
+            if crashed and not self.stopping:
+                self.crashes += 1
             self._hold_clock()
+            self._scale_out()  # its queued work must not wait for the next message to find a container
             self.condition.notify_all()  # its pending request for work, if any, must give up
             invocation, container.current = container.current, None
             self.clock.cancel(container.timeout_alarm)
@@ -340,14 +353,20 @@ class FunctionHost:
             _finish(invocation, WorkResult(message, "Unhandled"))
         if self.stopping or expected:
             return
-        self.last_error = last_exception_line(self.config.log_path) or reason
+        # A crash's reason is the exception its log shows since this container started; a timeout's or a
+        # memory kill's is the core's own.
+        since = container.log_offset if crashed else None
+        self.last_error = (
+            last_exception_line(self.config.log_path, since) if since is not None else ""
+        ) or reason
         failures = self.crashes + self.timeouts + self.memory_kills
         # The reason once on the console; repeats go to the core's log only, with their count.
         level = logging.ERROR if failures <= 1 else logging.INFO
         self.logger.log(
             level,
-            "Function %s container ended: %s; last error in its log: %s (failure %d; log: %s)",
+            "Function %s %s ended: %s; last error in its log: %s (failure %d; log: %s)",
             self.config.name,
+            "container" if self.config.container is not None else "process",
             reason,
             self.last_error,
             failures,
@@ -389,8 +408,7 @@ class FunctionHost:
             parts.append(f"{self.queue_overflows} message(s) dropped on a full queue")
         if self.restarts:
             parts.append(f"restarted {self.restarts} time(s)")
-        error = self.last_error or last_exception_line(self.config.log_path)
-        error = error or "no error in its log"
+        error = self.last_error or "no error in its log"
         return f"function {self.config.name}: {error} ({', '.join(parts)}; log: {self.config.log_path})"
 
     def _restart_pinned(self) -> None:
@@ -423,7 +441,12 @@ class FunctionHost:
                 [PACKAGE_MOUNT, f"{RUNTIME_MOUNT}/site-packages", str(RUNTIME_MODULES_DIR)]
             )
             info_read, info_write = os.pipe()
-            command = container_command(self.config.container, command, info_write)
+            try:
+                command = container_command(self.config.container, command, info_write)
+            except BaseException:
+                os.close(info_read)
+                os.close(info_write)
+                raise
             cwd = None
         else:
             env["RAINCHECK_PYTHON_PATH"] = os.pathsep.join(
@@ -431,6 +454,7 @@ class FunctionHost:
             )
             cwd = str(self.config.package)
         log = open(self.config.log_path, "ab")  # noqa: SIM115 - handed to the child, closed below
+        log_offset = log.seek(0, os.SEEK_END)
         self.clock.process_started(token)  # before it runs: its start-up counts as activity
         self._starting.add(token)
         try:
@@ -455,7 +479,9 @@ class FunctionHost:
                 os.close(info_write)
         pid = process.pid if info_read is None else _container_pid(info_read, process)
         self.clock.attach_pid(token, pid)
-        container = Container(token=token, process=process, pid=pid, started_at=self.clock.time())
+        container = Container(
+            token=token, process=process, pid=pid, started_at=self.clock.time(), log_offset=log_offset
+        )
         container.idle_since = container.started_at
         self.containers[token] = container
         self._starting.discard(token)
@@ -466,11 +492,9 @@ class FunctionHost:
 def _container_pid(info_fd: int, process: subprocess.Popen) -> int:
     """The Lambda's own pid, which bwrap writes (JSON `child-pid`) once the container exists; bwrap's own
     pid when it fails before that (it then exits, and the supervisor sees it)."""
-    chunks = []
     try:
         with os.fdopen(info_fd, "rb") as info:
-            chunks.append(info.read())
-        return int(json.loads(b"".join(chunks))["child-pid"])
+            return int(json.loads(info.read())["child-pid"])
     except (ValueError, KeyError, OSError, TypeError):
         return process.pid
 
@@ -484,19 +508,20 @@ _EXCEPTION_LINE = re.compile(
 _ERROR_LINE = re.compile(r"^\[[^\]]*\]\[(?:ERROR|FATAL)\]-(.*)$")
 
 
-def _log_tail(log_path: Path) -> list[str]:
+def _log_tail(log_path: Path, since: int = 0) -> list[str]:
     try:
         with open(log_path, "rb") as log:
             log.seek(0, os.SEEK_END)
-            log.seek(max(0, log.tell() - LOG_TAIL_BYTES))
+            log.seek(max(since, log.tell() - LOG_TAIL_BYTES))
             return log.read().decode("utf-8", errors="replace").splitlines()
     except OSError:
         return []
 
 
-def last_exception_line(log_path: Path) -> str:
-    """The last exception line (`ModuleNotFoundError: No module named 'x'`) of a log, or ""."""
-    for line in reversed(_log_tail(log_path)):
+def last_exception_line(log_path: Path, since: int = 0) -> str:
+    """The last exception line (`ModuleNotFoundError: No module named 'x'`) of a log after byte `since`,
+    or ""."""
+    for line in reversed(_log_tail(log_path, since)):
         match = _EXCEPTION_LINE.match(line.strip())
         if match:
             return match.group(1)

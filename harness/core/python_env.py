@@ -28,17 +28,19 @@ from packaging.utils import canonicalize_name
 from harness.core.deployment import DeploymentError
 
 
-def check_runtime(runtime: str, function: str) -> str:
+def check_runtime(runtime: str, function: str, group_file: Path | None = None) -> str:
     """The interpreter for a function's `runtime` (python3.N); refused when this machine cannot run it.
 
     The distributions a Lambda may import come from the environment raincheck runs in, so the runtime must
     be that environment's Python: another one would be handed packages built for a different version."""
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     if runtime != here:
+        where = f"{group_file}: " if group_file else ""
         raise DeploymentError(
-            f"function {function!r}: runtime {runtime} is not installed here; raincheck runs Lambdas on "
-            f"{here} (the Python it runs on). Set `runtime: {here}` in the group, or run raincheck with "
-            f"{runtime} (Greengrass V2 runs Lambdas on the Lambda runtimes of today)"
+            f"{where}function {function!r}: runtime {runtime} cannot run here: raincheck runs a Lambda on "
+            f"the Python it runs on itself, {here}, whose installed distributions the Lambda imports. Set "
+            f"`runtime: {here}` for this function (Greengrass V2 core devices run current Lambda runtimes, "
+            f"{here} among them)"
         )
     return sys.executable
 
@@ -71,7 +73,13 @@ def _plan(packages: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[Path, 
     """What to link where for `packages`, worked out once per process: (names, links, folders)."""
     closure = resolve(packages)
     by_site: dict[Path, set[tuple[str, ...]]] = {}
-    for dist in closure.values():
+    for name, dist in closure.items():
+        if dist.files is None:
+            raise DeploymentError(
+                f"core.packages: the distribution {name} ({dist.locate_file('')}) has no record of its files "
+                "(installed by the system's package manager, or as an egg), so raincheck cannot show it to "
+                "a Lambda alone; install it with pip in the environment raincheck runs in"
+            )
         site = Path(dist.locate_file("")).resolve()
         by_site.setdefault(site, set()).update(_installed_paths(dist))
     links: list[tuple[Path, str]] = []
@@ -118,9 +126,17 @@ def resolve(packages: tuple[str, ...]) -> dict[str, metadata.Distribution]:
             ):
                 todo.append((sub, dist.metadata["Name"]))
     if missing:
+        modules = metadata.packages_distributions()
+        hints = [
+            f"{name!r} is a module of the distribution {' or '.join(modules[name])}"
+            for name in sorted(set(missing))
+            if name in modules
+            and canonicalize_name(name) not in {canonicalize_name(d) for d in modules[name]}
+        ]
+        hint = f" (core.packages takes distribution names: {'; '.join(hints)})" if hints else ""
         raise DeploymentError(
             "core.packages: not installed in the environment raincheck runs in, so no Lambda could import "
-            f"them: {', '.join(sorted(set(missing)))}. Install them here (pip install "
+            f"them: {', '.join(sorted(set(missing)))}{hint}. Install them here (pip install "
             f"{' '.join(sorted({re.split(r'[ (]', m)[0] for m in missing}))}; for the project's own groups: "
             "pip install 'raincheck[tf]' or 'raincheck[litert]'), or remove them from the group"
         )

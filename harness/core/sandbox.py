@@ -9,7 +9,8 @@ What the Lambda sees in `container` mode (docs/runtime-contract.md cites the Gre
   /sys access; a fresh `/dev` and `/proc`; a `/tmp` of its own;
 - the core's work folder (other functions' code and resources, logs, certificates) and the home
   folders (the developer's `~/.aws`) hidden; of them only the Python runtime and the site-packages the
-  core's distributions come from show, read-only.
+  core's distributions come from show, read-only;
+- a process namespace of its own (the Lambda is pid 1 and sees no host process) and no capabilities.
 The network is shared: the Lambda reaches the core's IPC on localhost, as on a core.
 """
 
@@ -81,9 +82,21 @@ def check_sandbox() -> str:
 def container_command(spec: ContainerSpec, command: list[str], info_fd: int) -> list[str]:
     """The bwrap command line that runs `command` in the container; bwrap writes the Lambda process's
     host pid to `info_fd` (JSON `child-pid`) so the core can watch its CPU and memory."""
-    # No --die-with-parent: it is bound to the thread that starts bwrap (PR_SET_PDEATHSIG), and pinned
-    # restarts start from timer threads that end; the core kills the Lambda's own pid when it stops one.
-    args = [check_sandbox(), "--new-session", "--info-fd", str(info_fd)]
+    # A process namespace of its own, the Lambda its pid 1 (so bwrap's child-pid is the Lambda), and no
+    # capabilities even when raincheck runs as root: without them a Lambda could reach the host through
+    # /proc/<pid>/root or remount a read-only bind. No --die-with-parent: it is bound to the thread that
+    # starts bwrap (PR_SET_PDEATHSIG), and pinned restarts start from timer threads that end; the core
+    # kills the Lambda's own pid when it stops a container.
+    args = [
+        check_sandbox(),
+        "--new-session",
+        "--unshare-pid",
+        "--as-pid-1",
+        "--cap-drop",
+        "ALL",
+        "--info-fd",
+        str(info_fd),
+    ]
     for entry in sorted(os.listdir("/")):
         host = "/" + entry
         if entry in NOT_BOUND:
@@ -93,18 +106,39 @@ def container_command(spec: ContainerSpec, command: list[str], info_fd: int) -> 
         elif os.path.isdir(host) or os.path.isfile(host):
             args += ["--ro-bind", host, host]
     args += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--dir", "/sys"]
-    args += ["--tmpfs", "/root", "--tmpfs", "/home"]
+    # Hidden first, then the runtime shown again on top: homes by every name they have (the developer's
+    # ~/.aws), and the core's work folder (other functions' code and resources, logs, keys).
+    for hidden in [*home_folders(), *spec.hidden]:
+        if hidden.is_dir() and not _under(hidden, ("/tmp",)):
+            args += ["--tmpfs", str(hidden)]
     for path in spec.exposed:
         args += ["--ro-bind", str(path), str(path)]
-    for hidden in spec.hidden:
-        if hidden.is_dir() and not _under(hidden, ("/tmp", "/root", "/home")):
-            args += ["--tmpfs", str(hidden)]  # other functions' code and resources, logs, keys
     if spec.sysfs_root is not None:
         args += ["--ro-bind", str(spec.sysfs_root / "class" / "thermal"), "/sys/class/thermal"]
     for host, destination, writable in spec.binds:
         args += ["--bind" if writable else "--ro-bind", str(host), destination]
     args += ["--ro-bind", str(spec.package), PACKAGE_MOUNT, "--chdir", PACKAGE_MOUNT]
     return [*args, "--", *command]
+
+
+def home_folders() -> list[Path]:
+    """/root, /home and the user's home, as named and as resolved (/home may be a link to /var/home)."""
+    names = [Path("/root"), Path("/home"), Path.home()]
+    return sorted({path for name in names for path in (name, name.resolve())})
+
+
+def check_destination(destination: str, resource: str) -> None:
+    """A resource is mounted at its destination on a read-only view of the host: a destination inside an
+    existing host folder (/etc/models) can be mounted only where the path itself exists on the host."""
+    parts = Path(destination).parts
+    top = Path("/", parts[1]) if len(parts) > 1 else Path("/")
+    if top.name in NOT_BOUND or not top.exists() or Path(destination).exists():
+        return
+    raise DeploymentError(
+        f"ML resource {resource!r}: destination {destination} lies inside the host's {top}, which a "
+        "container shows read-only, so the resource cannot be mounted there; choose a destination under a "
+        "folder of its own, such as /ggml/..."
+    )
 
 
 def _under(path: Path, roots: tuple[str, ...]) -> bool:

@@ -91,11 +91,11 @@ def test_a_pinned_lambda_starts_at_deployment_and_is_restarted_when_it_dies(core
     (first,) = core.observer.wait_for("probe/started")
     send(core, "probe/pinned/crash", {"crash": True})
     second = core.observer.wait_for("probe/started", count=2)[1]
-    assert second["pid"] != first["pid"]
+    assert second["instance"] != first["instance"]
     assert core.functions["pinned"].restarts == 1
     send(core, "probe/pinned/work", {})
     (out,) = core.observer.wait_for("probe/out")
-    assert out["pid"] == second["pid"] and out["subject"] == "probe/pinned/work"
+    assert out["instance"] == second["instance"] and out["subject"] == "probe/pinned/work"
 
 
 def test_sysfs_serves_the_cpu_temperature_model_only_with_access(core):
@@ -174,12 +174,13 @@ def test_a_pinned_container_killed_while_idle_loses_no_later_message(core):
     import signal
 
     for round_number in range(1, 4):
-        starts = core.observer.wait_for("probe/started", count=round_number)
-        os.kill(starts[-1]["pid"], signal.SIGKILL)  # dies while waiting for work
+        core.observer.wait_for("probe/started", count=round_number)
+        (container,) = core.functions["pinned"].containers.values()
+        os.kill(container.pid, signal.SIGKILL)  # the Lambda's host pid: it dies while waiting for work
         core.observer.wait_for("probe/started", count=round_number + 1)
         send(core, "probe/pinned/work", {"round": round_number})
         outputs = core.observer.wait_for("probe/out", count=round_number)
-        assert outputs[-1]["pid"] == core.observer.on("probe/started")[-1]["pid"]
+        assert outputs[-1]["instance"] == core.observer.on("probe/started")[-1]["instance"]
 
 
 @pytest.mark.parametrize("core", ["fast"], indirect=True)  # only simulated time could jump during a call

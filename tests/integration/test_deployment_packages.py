@@ -97,8 +97,7 @@ def test_the_same_lambda_without_a_container_fails_with_its_reason_once(
     assert "'/ggml/tutorial/model/weights.txt'" in failure and str(host.config.log_path) in failure
     system_log = core.system_log_path.read_text()
     assert (
-        system_log.count("[ERROR]-raincheck.core.functions.predictor: Function predictor container ended")
-        == 1
+        system_log.count("[ERROR]-raincheck.core.functions.predictor: Function predictor process ended") == 1
     )
 
 

@@ -106,12 +106,13 @@ def test_in_a_container_resources_are_mounted_as_granted_and_the_host_is_hidden(
     for path in (system_log, other_package):  # the core's folder: logs, other functions' code
         assert first["read"][path].startswith("FileNotFoundError")
     assert first["listdir"] == {"/sys": [], "/ggml": ["ro_model", "rw_store"]}
-    # The other function: its own /tmp, no resources it was not given, no /sys without access.
-    assert second["listdir"] == {
-        "/tmp": [],
-        "/ggml": "FileNotFoundError: [Errno 2] No such file or directory: '/ggml'",
-        "/sys": [],
-    }
+    # The other function: its own /tmp (where raincheck itself lives under /tmp, the folders leading to
+    # its Python show there too), no resources it was not given, no /sys without access.
+    exposed = core.functions["second"].config.container.exposed
+    under_tmp = {p.parts[2] for p in exposed if p.parts[:2] == ("/", "tmp") and len(p.parts) > 2}
+    assert set(second["listdir"]["/tmp"]) == under_tmp and "first.txt" not in second["listdir"]["/tmp"]
+    assert second["listdir"]["/ggml"] == "FileNotFoundError: [Errno 2] No such file or directory: '/ggml'"
+    assert second["listdir"]["/sys"] == []
     assert second["read"]["/ggml/rw_store/data.txt"].startswith("FileNotFoundError")
 
 
@@ -141,3 +142,25 @@ def test_a_lambdas_boto3_never_finds_the_developers_credentials(start_core, tmp_
     with start_core(group(tmp_path, isolation, "[greengrasssdk, boto3]")) as core:
         seen = ask(core, "second", credentials=True)
     assert seen["credentials"] == "none"
+
+
+def test_a_container_has_its_own_processes_and_no_capabilities(start_core, tmp_path):
+    import os
+
+    with start_core(group(tmp_path, "container")) as core:
+        seen = ask(
+            core,
+            "second",
+            listdir=["/proc"],
+            read=[
+                "/proc/self/status",
+                f"/proc/{os.getpid()}/environ",
+                f"/proc/{os.getpid()}/root/etc/hostname",
+            ],
+        )
+    pids = [int(entry) for entry in seen["listdir"]["/proc"] if entry.isdigit()]
+    assert pids and max(pids) < 50  # its own namespace: the Lambda is pid 1, no host process shows
+    status = seen["read"]["/proc/self/status"]
+    assert "\nPid:\t1\n" in status and "\nCapEff:\t0000000000000000\n" in status
+    assert seen["read"][f"/proc/{os.getpid()}/environ"].startswith("FileNotFoundError")  # the core's
+    assert seen["read"][f"/proc/{os.getpid()}/root/etc/hostname"].startswith("FileNotFoundError")

@@ -113,7 +113,7 @@ def test_an_idle_on_demand_container_is_stopped_after_max_idle_s(start_core):
         assert host.containers == {}
         core.publish("thing:sensor", "probe/work", b"{}")
         second = core.observer.wait_for("probe/out", count=2)[1]
-    assert second["pid"] != first["pid"]
+    assert second["instance"] != first["instance"]
     assert core.failures() == []
     assert "container stopped after 3" in core.system_log_path.read_text()
 
@@ -128,3 +128,44 @@ def test_print_and_logging_go_to_the_functions_log_with_the_cores_level_names(st
     assert re.search(r"^\[\S+Z\]\[INFO\]-stdout,hello log$", log, re.M), log
     assert re.search(r"^\[\S+Z\]\[ERROR\]-stderr,hello log on stderr$", log, re.M), log
     assert re.search(r"^\[\S+Z\]\[WARN\]-lambda_function.py:\d+,a warning from the probe$", log, re.M), log
+
+
+def test_work_queued_behind_a_container_that_dies_gets_a_new_container(start_core):
+    with start_core(GROUP) as core:  # max_instances: 1
+        core.publish("thing:sensor", "probe/work", json.dumps({"sleep": 0.5, "crash": True}).encode())
+        core.publish("thing:sensor", "probe/work", b"{}")
+        (out,) = core.observer.wait_for("probe/out")
+        assert core.functions["worker"].crashes == 1
+    assert out["subject"] == "probe/work" and "sleep" not in out
+
+
+def test_a_timeout_is_reported_as_the_timeout_not_as_an_older_handled_error(start_core):
+    group = GROUP.replace("timeout_s: 30", "timeout_s: 2")
+    with start_core(group) as core:
+        core.publish("thing:sensor", "probe/work", json.dumps({"raise": "handled earlier"}).encode())
+        wait_until(lambda: "ValueError: handled earlier" in core.function_log("worker"))
+        core.publish("thing:sensor", "probe/work", json.dumps({"sleep": 10}).encode())
+        wait_until(lambda: core.functions["worker"].timeouts == 1)
+        (failure,) = core.failures()
+    assert failure.startswith("function worker: Task timed out after 2.00 seconds (1 timeout(s)")
+
+
+LOOPING = """
+group: looping
+core: {thing: gateway, packages: [greengrasssdk]}
+devices: [{thing: sensor}, {thing: observer}]
+functions:
+  - {name: loop, handler: lambda_function.function_handler, code: "{lambdas}/module_loop", pinned: true}
+subscriptions:
+  - {source: thing:sensor, subject: work, target: function:loop}
+  - {source: function:loop, subject: loop/#, target: thing:observer}
+"""
+
+
+def test_a_pinned_lambda_looping_at_import_keeps_its_time_when_a_message_waits_for_it(start_core):
+    with start_core(LOOPING, "fast") as core:
+        core.observer.wait_for("loop/tick")
+        core.publish("thing:sensor", "work", b"{}")  # queued: the handler will never take it
+        ticks = core.observer.wait_for("loop/tick", count=6, timeout_s=20)
+    assert [t["tick"] for t in ticks[:6]] == [1, 2, 3, 4, 5, 6]
+    assert [round(b["at"] - a["at"], 6) for a, b in zip(ticks, ticks[1:6], strict=False)] == [5.0] * 5

@@ -11,13 +11,15 @@ import signal
 import sys
 import threading
 import time
+import uuid
 
 import greengrasssdk
 
 client = greengrasssdk.client("iot-data")
 logger = logging.getLogger(__name__)
 LEAKED = []
-client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid()}))
+INSTANCE = uuid.uuid4().hex  # this container's: in a container the Lambda is pid 1 of its own namespace
+client.publish(topic="probe/started", payload=json.dumps({"pid": os.getpid(), "instance": INSTANCE}))
 
 
 def _outcome(action):
@@ -40,7 +42,7 @@ def _write(path):
 
 def _read(path):
     with open(path) as source:
-        return source.read(200)
+        return source.read(4000)
 
 
 def _credentials():
@@ -80,9 +82,11 @@ def inspect(spec, context):
 
 
 def function_handler(event, context):
-    out = {"subject": context.client_context.custom["subject"], "pid": os.getpid()}
+    out = {"subject": context.client_context.custom["subject"], "pid": os.getpid(), "instance": INSTANCE}
     if "inspect" in event:
         out["seen"] = inspect(event["inspect"], context)
+    if "raise" in event:
+        raise ValueError(event["raise"])
     if "sleep" in event:
         out["before"] = time.time()
         time.sleep(event["sleep"])

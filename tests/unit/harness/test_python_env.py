@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.metadata as metadata
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -36,6 +37,11 @@ def test_a_distribution_that_is_not_installed_is_refused_with_the_install_that_b
     assert "no-such-distribution-here" in message and "pip install no-such-distribution-here" in message
 
 
+def test_a_module_name_given_for_a_distribution_is_named_as_such():
+    with pytest.raises(DeploymentError, match="'yaml' is a module of the distribution PyYAML"):
+        resolve(("yaml",))
+
+
 def test_the_site_folder_holds_the_distributions_modules_and_metadata_only(tmp_path):
     site = build_site_packages(["greengrasssdk", "jsonschema"], tmp_path / "site")
     entries = set(os.listdir(site.path))
@@ -50,9 +56,9 @@ def test_a_runtime_other_than_raincheck_s_python_is_refused_with_both_names():
     here = f"python{sys.version_info.major}.{sys.version_info.minor}"
     assert check_runtime(here, "f") == sys.executable
     with pytest.raises(
-        DeploymentError, match=rf"function 'f': runtime python3.8 is not installed here; .*{here}"
+        DeploymentError, match=rf"g.yaml: function 'f': runtime python3.8 cannot run here: .*{here}"
     ):
-        check_runtime("python3.8", "f")
+        check_runtime("python3.8", "f", Path("g.yaml"))
 
 
 def _small_distributions() -> list[str]:
@@ -98,3 +104,12 @@ def test_every_file_of_the_closure_shows_and_no_other_distributions_file_does(tm
                 and os.path.lexists(site.path / file.split("/")[0])
             ):
                 assert not os.path.lexists(site.path / file), f"{file} of {name} shows"
+
+
+def test_a_distribution_without_a_record_of_its_files_is_refused(tmp_path, monkeypatch):
+    info = tmp_path / "recordless-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: recordless\nVersion: 1.0\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(DeploymentError, match="the distribution recordless .* has no record of its files"):
+        build_site_packages(["recordless"], tmp_path / "site")

@@ -83,3 +83,22 @@ def test_a_sandbox_the_kernel_refuses_is_a_deployment_error_naming_the_cause(mon
     message = str(refused.value)
     assert "No permissions to creating new namespace" in message
     assert "kernel.unprivileged_userns_clone=1" in message and "isolation: nocontainer" in message
+
+
+def test_the_users_home_is_hidden_wherever_it_is_and_the_work_folder_before_the_runtime(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv("HOME", "/usr/share")  # a home outside /root and /home (CI runners, services)
+    work = Path("/var")  # any existing folder stands for a work folder holding the venv
+    spec = ContainerSpec(package=tmp_path, hidden=[work], exposed=[Path("/var/lib")])
+    command = container_command(spec, ["python"], 3)
+    tmpfs = [command[i + 1] for i, arg in enumerate(command) if arg == "--tmpfs"]
+    assert "/usr/share" in tmpfs and "/var" in tmpfs
+    assert command.index("/var") < command.index("/var/lib")  # hidden first, the runtime shown on top
+
+
+def test_a_resource_destination_inside_a_host_folder_that_does_not_exist_there_is_refused():
+    with pytest.raises(DeploymentError, match="destination /etc/raincheck-model lies inside the host's /etc"):
+        sandbox.check_destination("/etc/raincheck-model", "model")
+    sandbox.check_destination("/ggml/tensorflow/standardiser", "model")  # a folder of its own
+    sandbox.check_destination("/etc", "model")  # exists: it can be mounted over
