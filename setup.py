@@ -33,7 +33,7 @@ def data_packages() -> tuple[list[str], dict[str, str]]:
 
 packages, package_dir = data_packages()
 setup(
-    packages=find_packages(include=["harness*", "lambdas*", "device*"]) + packages,
+    packages=find_packages(include=["harness*", "lambdas*", "device*", "app*"]) + packages,
     package_dir=package_dir,
     package_data={"": ["*"]},
     include_package_data=True,

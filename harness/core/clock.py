@@ -40,6 +40,9 @@ CLOCK_FILE_FORMAT = LAYOUT.format
 # An actor that neither blocks on the clock nor uses CPU for this long is waiting on something else.
 CPU_IDLE_STALL_S = 0.5
 MAX_EARLY_WAKES = 10_000
+# A watching thread (Rig.wait_for) also looks again this often in wall time: for what changes outside the
+# clock's view (a cloud sync thread, a crash the supervisor has yet to notice).
+WATCH_POLL_S = 0.1
 
 
 class Clock:
@@ -68,12 +71,19 @@ class Clock:
         yield
 
     @contextlib.contextmanager
-    def actor(self) -> Iterator[None]:
+    def actor(self, holds: bool = False) -> Iterator[None]:
         yield
 
     def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> Lease | None:
         """A Lambda process's thread sleeps (virtual clocks only); it may come back with a lease."""
         raise NotImplementedError(f"{type(self).__name__} has no IPC sleep")
+
+    def watch(self, until: float | None) -> bool:
+        """The calling thread waits for the simulation to change, at most until `until` on this clock
+        (and a short wall time): a look-again point for a condition being waited for. Returns whether
+        something changed (real time always does)."""
+        self.sleep(WATCH_POLL_S if until is None else min(WATCH_POLL_S, max(0.0, until - self.time())))
+        return True
 
     def wake(self, token: str, wake_ids: list[str]) -> int:
         """Wake sleepers of `token` by their wake ids now (virtual clocks only)."""
@@ -142,6 +152,7 @@ class _Activity:
     native_thread_id: int | None = None
     cpu_ticks: int = -1
     cpu_seen_at: float = 0.0
+    holds: bool = False  # never skipped by the stall escape: time waits for it, however long it takes
 
 
 class VirtualClock(Clock):
@@ -167,6 +178,8 @@ class VirtualClock(Clock):
         self._stopping = False
         self._epoch = 0
         self._lease_holder: str | None = None
+        self._changes = 0  # bumped by every change of activity or time: what watchers wait for
+        self._watchers: dict[str, tuple[int, threading.Event, int | None]] = {}  # token: (seen, wake, timer)
         self.advances = 0
         self.leases = 0
         self.stall_advances = 0
@@ -236,16 +249,23 @@ class VirtualClock(Clock):
             self._change(token, blocked=-1)
 
     @contextlib.contextmanager
-    def actor(self) -> Iterator[None]:
-        """Count the calling harness thread as part of the simulation while inside the block."""
+    def actor(self, holds: bool = False) -> Iterator[None]:
+        """Count the calling harness thread as part of the simulation while inside the block. With `holds`
+        simulated time never moves while it runs, even when it uses no CPU (a wall-time sleep or poll):
+        the thread that drives a rig."""
         token = self._local_token()
         with self._cv:
-            self._revoke_lease()
-            self._activity[token] = _Activity(native_thread_id=threading.get_native_id())
+            if token in self._activity:  # already an actor (a rig's driving thread): nothing changes
+                nested = True
+            else:
+                nested = False
+                self._revoke_lease()
+                self._activity[token] = _Activity(native_thread_id=threading.get_native_id(), holds=holds)
         try:
             yield
         finally:
-            self.process_ended(token)
+            if not nested:
+                self.process_ended(token)
 
     # -- sleeping and scheduling -----------------------------------------------------------------
     def sleep(self, seconds: float) -> None:
@@ -295,6 +315,38 @@ class VirtualClock(Clock):
                 self._wakeable.pop((token, wake_id), None)
         return None
 
+    def watch(self, until: float | None) -> bool:
+        """The calling harness thread waits, counted as idle, until the simulation has changed and settled
+        again (every actor waits), or simulated time reaches `until`, or WATCH_POLL_S of wall time passed;
+        returns False in the last case. Simulated time moves on only once the watcher has had its look:
+        it sees every settled state. Without `until` the watcher sets no timer: when nothing else is
+        scheduled, time stands still for the wall-time poll (a crash the supervisor has yet to notice
+        gets its chance before time jumps to the watcher's deadline)."""
+        token = self._local_token()
+        wake = threading.Event()
+        with self._cv:
+            if self._stopping:
+                return True
+            if token not in self._activity:
+                self._activity[token] = _Activity(native_thread_id=threading.get_native_id())
+            sequence = None
+            if until is not None and until > self.now:
+                sequence = next(self._sequence)
+                heapq.heappush(self._timers, (until, sequence, token, wake))
+            # Seen: the state after its own registration below (which counts as one change).
+            self._watchers[token] = (self._changes + 1, wake, sequence)
+            self._bump(token, blocked=+1)
+        woken = wake.wait(WATCH_POLL_S)
+        with self._cv:
+            record = self._watchers.pop(token, None)
+            if not woken and not wake.is_set():  # its wall-time look: running again, by itself
+                if record is not None and record[2] is not None:
+                    self._cancelled.add(record[2])
+                wake.set()
+                self._bump(token, blocked=-1)
+                return False
+        return True
+
     def wake(self, token: str, wake_ids: list[str]) -> int:
         """Wake `token`'s sleepers with these ids at the current simulated time; how many were asleep."""
         woken = 0
@@ -335,7 +387,9 @@ class VirtualClock(Clock):
             self._stopping = True
             timers, self._timers = self._timers, []
             waiting = [event for _sequence, event in self._wakeable.values()]
+            waiting += [event for _seen, event, _sequence in self._watchers.values()]
             self._wakeable.clear()
+            self._watchers.clear()
             self._cv.notify_all()
         for event in waiting:
             event.set()
@@ -368,6 +422,7 @@ class VirtualClock(Clock):
 
     def _revoke_lease(self) -> None:
         """Called with the lock held before any change the lease holder did not make itself."""
+        self._changes += 1
         if self._lease_holder is not None:
             self._lease_holder = None
             self._epoch += 1
@@ -387,6 +442,8 @@ class VirtualClock(Clock):
         """Called with the lock held after every change of activity: when the change left everything
         waiting, wake the next sleeper right here, saving a hand-off to the clock thread. Scheduled
         callbacks and the stall escape stay with the clock thread."""
+        if self._watchers and self._queued == 0 and not self._running() and self._wake_watchers():
+            return  # a watcher looks at the settled state before time moves on
         while self._timers and self._queued == 0 and not self._stopping:
             when, sequence, _token, target = self._timers[0]
             if sequence in self._cancelled:
@@ -412,6 +469,8 @@ class VirtualClock(Clock):
                     self._cancelled.discard(heapq.heappop(self._timers)[1])
                 if self._timers and self._queued == 0:
                     running = self._running()
+                    if not running and self._wake_watchers():
+                        continue
                     if not running or (quiet and self._all_idle_elsewhere(running)):
                         self._advance()
                         quiet = False
@@ -436,6 +495,18 @@ class VirtualClock(Clock):
             finally:
                 self._cv.acquire()
 
+    def _wake_watchers(self) -> bool:
+        """Wake the watchers that have not seen the current state; whether any was woken."""
+        woke = False
+        for token, (seen, wake, sequence) in list(self._watchers.items()):
+            if seen != self._changes and not wake.is_set():
+                del self._watchers[token]
+                if sequence is not None:
+                    self._cancelled.add(sequence)
+                self._wake_sleeper(token, wake)
+                woke = True
+        return woke
+
     def _wake_sleeper(self, token: str, wake: threading.Event) -> None:
         activity = self._activity.get(token)
         if activity is not None:
@@ -447,6 +518,8 @@ class VirtualClock(Clock):
         """True when every actor counted as running has used no CPU for CPU_IDLE_STALL_S: it waits on
         something the clock cannot see (an untimed lock or queue), so time must go on without it."""
         now = _time.monotonic()
+        if any(activity.holds for _token, activity in running):
+            return False
         for _token, activity in running:
             ticks = _cpu_ticks(activity.pid, activity.native_thread_id)
             if ticks != activity.cpu_ticks:

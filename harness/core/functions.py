@@ -73,6 +73,7 @@ class Container:
     current: Invocation | None = None
     idle: bool = False
     timeout_alarm: object | None = None
+    idle_alarm: object | None = None  # fast mode: the clock's alarm that stops it after max_idle_s idle
     ending: bool = False
     ready: bool = False  # has asked for work at least once (its handler module is imported)
     pid: int = 0  # the Lambda's own process (inside bwrap's, in a container)
@@ -220,6 +221,10 @@ class FunctionHost:
                 return None
             container.idle = container.ready = self.ever_ready = True
             container.idle_since = self.clock.time()
+            if not self.config.pinned:  # in simulated time where the clock schedules; else check() looks
+                container.idle_alarm = self.clock.call_at(
+                    container.idle_since + self.config.max_idle_s, lambda: self._stop_if_idle(container)
+                )
             self._hold_clock()
             with self.clock.blocked(token):
                 while not self.queue and not self.stopping and self._alive(container):
@@ -227,6 +232,7 @@ class FunctionHost:
             if self.stopping or not self._alive(container):
                 return None  # a dead container's pending request must not take work from a live one
             invocation = self.queue.popleft()
+            self.clock.cancel(container.idle_alarm)
             container.idle = False
             self._hold_clock()  # after the container counts as running again: no idle gap
             container.current = invocation
@@ -278,7 +284,12 @@ class FunctionHost:
             return False
         with self.condition:
             idle_for = self.clock.time() - container.idle_since
-            if not container.idle or self.queue or idle_for <= self.config.max_idle_s:
+            if (
+                not self._alive(container)
+                or not container.idle
+                or self.queue
+                or idle_for < self.config.max_idle_s
+            ):
                 return False
             container.ending, container.idle = True, False  # no message may count on it any more
             self._hold_clock()
@@ -336,9 +347,15 @@ class FunctionHost:
     def _on_exit(
         self, container: Container, reason: str, expected: bool = False, crashed: bool = False
     ) -> None:
+        # A crash's reason is the exception its log shows since this container started; a timeout's or a
+        # memory kill's is the core's own. Set with the count, so whoever sees one sees the other.
+        error = (last_exception_line(self.config.log_path, container.log_offset) if crashed else "") or reason
         with self.condition:
             if self.containers.pop(container.token, None) is None:
                 return
+            self.clock.cancel(container.idle_alarm)
+            if not expected and not self.stopping:
+                self.last_error = error
             if crashed and not self.stopping:
                 self.crashes += 1
             self._hold_clock()
@@ -346,19 +363,14 @@ class FunctionHost:
             self.condition.notify_all()  # its pending request for work, if any, must give up
             invocation, container.current = container.current, None
             self.clock.cancel(container.timeout_alarm)
-            restart = self.config.pinned and not self.stopping
+            delay_s = self._schedule_restart(container) if self.config.pinned and not self.stopping else None
+        # Only now may simulated time move on without it: its restart is already on the clock.
         self.clock.process_ended(container.token)
         if invocation is not None:
             message = json.dumps({"errorMessage": reason}).encode()
             _finish(invocation, WorkResult(message, "Unhandled"))
         if self.stopping or expected:
             return
-        # A crash's reason is the exception its log shows since this container started; a timeout's or a
-        # memory kill's is the core's own.
-        since = container.log_offset if crashed else None
-        self.last_error = (
-            last_exception_line(self.config.log_path, since) if since is not None else ""
-        ) or reason
         failures = self.crashes + self.timeouts + self.memory_kills
         # The reason once on the console; repeats go to the core's log only, with their count.
         level = logging.ERROR if failures <= 1 else logging.INFO
@@ -372,19 +384,39 @@ class FunctionHost:
             failures,
             self.config.log_path,
         )
-        if restart:
-            self.restarts += 1
-            lived_s = self.clock.time() - container.started_at
-            if lived_s >= RESTART_RESET_AFTER_S:
-                self._restart_delay_s = RESTART_DELAY_FIRST_S
-            delay_s = self._restart_delay_s
-            self._restart_delay_s = min(2 * delay_s, RESTART_DELAY_MAX_S)
+        if delay_s is not None:
             self.logger.info("Restarting pinned function %s in %.0f s", self.config.name, delay_s)
-            # In simulated time where the clock schedules (fast mode), else after a wall-time delay.
-            if self.clock.call_at(self.clock.time() + delay_s, self._restart_pinned) is None:
-                timer = threading.Timer(delay_s / self.clock.wall_scale, self._restart_pinned)
-                timer.daemon = True
-                timer.start()
+
+    def _schedule_restart(self, container: Container) -> float:
+        """Put a dead pinned container's restart on the clock, after the back-off; returns the delay.
+        Called with the lock held, before the clock hears of the death: in fast mode simulated time must
+        not move on between the two (it would run free, with nothing scheduled)."""
+        self.restarts += 1
+        if self.clock.time() - container.started_at >= RESTART_RESET_AFTER_S:
+            self._restart_delay_s = RESTART_DELAY_FIRST_S
+        delay_s = self._restart_delay_s
+        self._restart_delay_s = min(2 * delay_s, RESTART_DELAY_MAX_S)
+        # In simulated time where the clock schedules (fast mode), else after a wall-time delay.
+        if self.clock.call_at(self.clock.time() + delay_s, self._restart_pinned) is None:
+            timer = threading.Timer(delay_s / self.clock.wall_scale, self._restart_pinned)
+            timer.daemon = True
+            timer.start()
+        return delay_s
+
+    def state(self) -> str:
+        """`pinned, 1 container (1 busy, 0 idle), 2 queued, 3 crash(es), ...`: for reports."""
+        with self.condition:
+            busy = sum(1 for c in self.containers.values() if c.current is not None)
+            idle = sum(1 for c in self.containers.values() if c.idle)
+            text = (
+                f"{'pinned' if self.config.pinned else 'on-demand'}, {len(self.containers)} container(s) "
+                f"({busy} busy, {idle} idle), {len(self.queue)} queued"
+            )
+        counts = {"crash(es)": self.crashes, "timeout(s)": self.timeouts, "restart(s)": self.restarts}
+        text += "".join(f", {count} {name}" for name, count in counts.items() if count)
+        if not self.ever_ready:
+            text += ", never took work (its handler did not import, or is still importing)"
+        return text
 
     def failure_summary(self, logged_errors: bool = False) -> str | None:
         """One line on what went wrong with this function, or None if nothing did. With `logged_errors`,

@@ -4,62 +4,60 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from harness.core.core import EmulatedCore, make_clock
-from harness.group import load_group
+from harness.rig import Rig
 
 
 class Observer:
+    """The test's view of what the router sent to `thing:observer`, JSON payloads parsed. Its waits go
+    through the rig: in fast mode simulated time moves only while a test waits that way."""
+
     def __init__(self) -> None:
-        self.messages: list[tuple[str, dict]] = []
-        self.changed = threading.Condition()
+        self.rig: Rig | None = None
 
-    def __call__(self, topic: str, payload: bytes) -> None:
-        with self.changed:
-            self.messages.append((topic, json.loads(payload) if payload else None))
-            self.changed.notify_all()
-
-    def wait_for(self, topic: str, count: int = 1, timeout_s: float = 30.0) -> list[dict]:
-        deadline = time.monotonic() + timeout_s
-        with self.changed:
-            while len(self.on(topic)) < count:
-                left = deadline - time.monotonic()
-                assert left > 0, f"expected {count} message(s) on {topic}, got {self.messages}"
-                self.changed.wait(left)
-            return self.on(topic)
+    @property
+    def messages(self) -> list[tuple[str, dict | None]]:
+        if self.rig is None:
+            raise RuntimeError("no rig started for this observer")
+        return [(t, json.loads(p) if p else None) for t, p in self.rig.device_messages("observer")]
 
     def on(self, topic: str) -> list[dict]:
         return [payload for t, payload in self.messages if t == topic]
 
+    def wait_for(self, topic: str, count: int = 1, timeout_s: float = 30.0) -> list[dict]:
+        """Step the rig until `count` messages arrived on `topic`; all of them so far."""
+
+        def enough() -> list[dict] | None:
+            found = self.on(topic)
+            return found if len(found) >= count else None
+
+        return self.rig.wait_for(enough, timeout_s, what=f"{count} message(s) on {topic}")
+
 
 @pytest.fixture
 def observer() -> Observer:
-    """A thing that keeps every message the router sends it (connect it as `thing:observer`)."""
+    """What the thing `observer` (a device of the group) received from the router."""
     return Observer()
 
 
 @pytest.fixture
 def start_core(tmp_path: Path, test_lambdas: Path, observer: Observer):
-    """`with start_core(group_text, mode) as core:` writes the group to a folder outside the checkout
-    (`{lambdas}` in the text names tests/lambdas), deploys it and connects `observer`."""
+    """`with start_core(group_text, mode) as rig:` writes the group to a folder outside the checkout
+    (`{lambdas}` in the text names tests/lambdas) and starts a rig for it without a cloud; `observer`
+    sees what the router sends to `thing:observer`."""
 
     @contextlib.contextmanager
-    def start(group_text: str, mode: str = "fast", **options) -> Iterator[EmulatedCore]:
+    def start(group_text: str, mode: str = "fast", **options) -> Iterator[Rig]:
         folder = tmp_path / "project"
         folder.mkdir(exist_ok=True)
         group_file = folder / "group.yaml"
         group_file.write_text(group_text.replace("{lambdas}", str(test_lambdas)))
-        workdir = tmp_path / "core"
-        core = EmulatedCore(load_group(group_file), workdir, clock=make_clock(mode, workdir), **options)
-        with core:
-            core.connect_device("observer", observer)
-            core.observer = observer
-            yield core
+        with Rig(group_file, mode=mode, workdir=tmp_path / "core", cloud=False, **options) as rig:
+            observer.rig = rig
+            yield rig
 
     return start

@@ -9,9 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.core.clock import VirtualClock
-from harness.core.core import EmulatedCore, make_clock
-from harness.group import load_group
+from harness.rig import Rig
 
 GROUP = """
 group: probes
@@ -46,145 +44,135 @@ subscriptions:
 
 
 @pytest.fixture(params=["fast", "faithful"])
-def core(request, tmp_path: Path, test_lambdas: Path, observer):
-    group_file = tmp_path / "group.yaml"
-    group_file.write_text(GROUP.replace("PROBE", str(test_lambdas / "probe")))
-    group = load_group(group_file)
-    clock = make_clock(request.param, tmp_path / "core")
-    with EmulatedCore(group, tmp_path / "core", clock=clock) as running:
-        running.connect_device("observer", observer)
-        running.observer = observer
-        yield running
+def core(request, tmp_path: Path, start_core):
+    with start_core(GROUP.replace("PROBE", "{lambdas}/probe"), request.param) as rig:
+        yield rig
 
 
-def send(core: EmulatedCore, topic: str, event: dict) -> int:
+def send(core: Rig, topic: str, event: dict) -> int:
     return core.publish("thing:sensor", topic, json.dumps(event).encode())
 
 
-def test_a_routed_message_invokes_the_lambda_with_its_topic(core):
+def test_a_routed_message_invokes_the_lambda_with_its_topic(core, observer):
     assert send(core, "probe/ondemand", {}) == 1
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert out["subject"] == "probe/ondemand"
 
 
 def test_a_message_without_subscription_reaches_nothing(core):
     assert send(core, "probe/unsubscribed", {}) == 0
     assert core.publish("thing:observer", "probe/ondemand", b"{}") == 0  # right topic, wrong source
-    assert core.router.dropped == 2
+    assert core.core.router.dropped == 2
     assert core.functions["ondemand"].containers == {}
-    assert "message dropped" in core.system_log_path.read_text()
+    assert "message dropped" in core.core.system_log_path.read_text()
 
 
-def test_a_lambda_past_its_timeout_is_stopped_and_logged(core):
+def test_a_lambda_past_its_timeout_is_stopped_and_logged(core, observer):
     send(core, "probe/ondemand", {"sleep": 30})
-    deadline = time.monotonic() + 20
-    while core.functions["ondemand"].timeouts == 0 and time.monotonic() < deadline:
-        time.sleep(0.1)
+    core.wait_for(lambda: core.functions["ondemand"].timeouts)
     assert core.functions["ondemand"].timeouts == 1
-    assert "timed out after 2.0 s" in core.system_log_path.read_text()
-    assert core.observer.on("probe/out") == []
+    assert "timed out after 2.0 s" in core.core.system_log_path.read_text()
+    assert observer.on("probe/out") == []
     send(core, "probe/ondemand", {})  # the function still serves the next message, in a new container
-    assert len(core.observer.wait_for("probe/out")) == 1
+    assert len(observer.wait_for("probe/out")) == 1
 
 
-def test_a_pinned_lambda_starts_at_deployment_and_is_restarted_when_it_dies(core):
-    (first,) = core.observer.wait_for("probe/started")
+def test_a_pinned_lambda_starts_at_deployment_and_is_restarted_when_it_dies(core, observer):
+    (first,) = observer.wait_for("probe/started")
     send(core, "probe/pinned/crash", {"crash": True})
-    second = core.observer.wait_for("probe/started", count=2)[1]
+    second = observer.wait_for("probe/started", count=2)[1]
     assert second["instance"] != first["instance"]
     assert core.functions["pinned"].restarts == 1
     send(core, "probe/pinned/work", {})
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert out["instance"] == second["instance"] and out["subject"] == "probe/pinned/work"
 
 
-def test_sysfs_serves_the_cpu_temperature_model_only_with_access(core):
-    core.cpu_temperature.set(61.25)
+def test_sysfs_serves_the_cpu_temperature_model_only_with_access(core, observer):
+    core.core.cpu_temperature.set(61.25)
     send(core, "probe/ondemand", {"read_sys": True})
     send(core, "probe/nosys", {"read_sys": True})
-    outputs = core.observer.wait_for("probe/out", count=2)
+    outputs = observer.wait_for("probe/out", count=2)
     assert {o.get("cpu") for o in outputs} == {"61250", None}
     # In a container without /sys access there is no such file (Greengrass mounts /sys only when granted).
     assert {o.get("cpu_error") for o in outputs} == {"FileNotFoundError", None}
     assert "no /sys access" in core.function_log("nosys")
 
 
-def test_greengrasssdk_shadow_calls_reach_the_local_shadow_service(core):
+def test_greengrasssdk_shadow_calls_reach_the_local_shadow_service(core, observer):
     send(core, "probe/ondemand", {"shadow": {"state": {"reported": {"temperature": 20.5}}}})
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert out["shadow"] == 1
-    assert core.shadow_store.document("sensor")["state"]["reported"] == {"temperature": 20.5}
+    assert core.core.shadow_store.document("sensor")["state"]["reported"] == {"temperature": 20.5}
 
 
-def test_a_rejected_shadow_update_arrives_as_greengrasssdk_shadow_error(core):
+def test_a_rejected_shadow_update_arrives_as_greengrasssdk_shadow_error(core, observer):
     send(core, "probe/ondemand", {"shadow": {"reported": {"temperature": 1}}})
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert "error code 400" in out["shadow_error"] and "Missing required node: state" in out["shadow_error"]
-    assert core.shadow_store.document("sensor") is None
+    assert core.core.shadow_store.document("sensor") is None
 
 
-def test_a_lambdas_sleep_takes_simulated_time(core):
+def test_a_lambdas_sleep_takes_simulated_time(core, observer):
     send(core, "probe/ondemand", {"sleep": 1.5})
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     slept = out["after"] - out["before"]
-    if isinstance(core.clock, VirtualClock):
+    if core.mode == "fast":
         assert slept == pytest.approx(1.5, abs=1e-9)  # exact: time jumps, nothing else ran meanwhile
     else:
         assert slept >= 1.5
 
 
-def test_shadow_over_mqtt_answers_on_the_response_topics_and_delta_reaches_subscribers(core):
+def test_shadow_over_mqtt_answers_on_the_response_topics_and_delta_reaches_subscribers(core, observer):
     topic = "$aws/things/sensor/shadow/update"
     request = {"state": {"desired": {"led": "on"}}, "clientToken": "t-1"}
     core.publish("thing:observer", topic, json.dumps(request).encode())
-    (accepted,) = core.observer.wait_for(topic + "/accepted")
-    (delta,) = core.observer.wait_for(topic + "/delta")
-    (documents,) = core.observer.wait_for(topic + "/documents")
+    (accepted,) = observer.wait_for(topic + "/accepted")
+    (delta,) = observer.wait_for(topic + "/delta")
+    (documents,) = observer.wait_for(topic + "/documents")
     assert accepted["state"] == {"desired": {"led": "on"}} and accepted["clientToken"] == "t-1"
     assert delta["state"] == {"led": "on"} and delta["version"] == 1
     assert documents["current"]["state"]["desired"] == {"led": "on"}
     # A Lambda subscribed to the delta topic is invoked with the delta document and the topic.
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert out["subject"] == topic + "/delta"
 
 
-def test_a_rejected_mqtt_request_answers_on_rejected(core):
+def test_a_rejected_mqtt_request_answers_on_rejected(core, observer):
     core.publish("thing:observer", "$aws/things/sensor/shadow/update", b"{not json")
-    (rejected,) = core.observer.wait_for("$aws/things/sensor/shadow/update/rejected")
+    (rejected,) = observer.wait_for("$aws/things/sensor/shadow/update/rejected")
     assert rejected["code"] == 400 and rejected["message"] == "Invalid JSON"
     core.publish("thing:observer", "$aws/things/sensor/shadow/get", b"")
-    (missing,) = core.observer.wait_for("$aws/things/sensor/shadow/get/rejected")
+    (missing,) = observer.wait_for("$aws/things/sensor/shadow/get/rejected")
     assert missing["code"] == 404
 
 
-def test_a_container_over_its_memory_limit_is_killed_and_the_function_goes_on(core):
+def test_a_container_over_its_memory_limit_is_killed_and_the_function_goes_on(core, observer):
     send(core, "probe/ondemand", {"leak_mb": 300})  # the function's limit is the default 128 MB
-    deadline = time.monotonic() + 20
-    while core.functions["ondemand"].memory_kills == 0 and time.monotonic() < deadline:
-        time.sleep(0.05)
+    core.wait_for(lambda: core.functions["ondemand"].memory_kills)
     assert core.functions["ondemand"].memory_kills == 1
-    assert "exceeded its memory limit" in core.system_log_path.read_text()
-    before = len(core.observer.on("probe/out"))  # 0, or 1 if it published before the check caught it
+    assert "exceeded its memory limit" in core.core.system_log_path.read_text()
+    before = len(observer.on("probe/out"))  # 0, or 1 if it published before the check caught it
     send(core, "probe/ondemand", {})
-    assert len(core.observer.wait_for("probe/out", count=before + 1)) == before + 1
+    assert len(observer.wait_for("probe/out", count=before + 1)) == before + 1
 
 
-def test_a_pinned_container_killed_while_idle_loses_no_later_message(core):
+def test_a_pinned_container_killed_while_idle_loses_no_later_message(core, observer):
     import os
     import signal
 
     for round_number in range(1, 4):
-        core.observer.wait_for("probe/started", count=round_number)
+        observer.wait_for("probe/started", count=round_number)
         (container,) = core.functions["pinned"].containers.values()
         os.kill(container.pid, signal.SIGKILL)  # the Lambda's host pid: it dies while waiting for work
-        core.observer.wait_for("probe/started", count=round_number + 1)
+        observer.wait_for("probe/started", count=round_number + 1)
         send(core, "probe/pinned/work", {"round": round_number})
-        outputs = core.observer.wait_for("probe/out", count=round_number)
-        assert outputs[-1]["instance"] == core.observer.on("probe/started")[-1]["instance"]
+        outputs = observer.wait_for("probe/out", count=round_number)
+        assert outputs[-1]["instance"] == observer.on("probe/started")[-1]["instance"]
 
 
 @pytest.mark.parametrize("core", ["fast"], indirect=True)  # only simulated time could jump during a call
-def test_simulated_time_stands_still_during_a_shadow_call(core):
+def test_simulated_time_stands_still_during_a_shadow_call(core, observer):
     woke = threading.Event()
 
     def harness_actor() -> None:  # has a timer due soon: the clock would jump to it if allowed
@@ -192,18 +180,18 @@ def test_simulated_time_stands_still_during_a_shadow_call(core):
             core.clock.sleep(0.25)
             woke.set()
 
-    with core.clock.actor():  # hold the clock until the probe's invocation is queued
-        threading.Thread(target=harness_actor, daemon=True).start()
-        time.sleep(0.2)
-        send(core, "probe/ondemand", {"shadow": {"state": {"reported": {"temperature": 1}}}})
-    (out,) = core.observer.wait_for("probe/out")
+    # The test's thread drives the rig: the clock stands still until it waits through the rig.
+    threading.Thread(target=harness_actor, daemon=True).start()
+    time.sleep(0.2)
+    send(core, "probe/ondemand", {"shadow": {"state": {"reported": {"temperature": 1}}}})
+    (out,) = observer.wait_for("probe/out")
     assert out["shadow"] == 1
     assert out["shadow_call_ended"] == out["shadow_call_started"]
-    assert woke.wait(10)
+    core.wait_for(woke.is_set)
 
 
 @pytest.mark.parametrize("core", ["fast"], indirect=True)  # leases exist only on the virtual clock
-def test_a_lambda_sleeping_alone_moves_the_clock_itself_but_never_past_another_timer(core):
+def test_a_lambda_sleeping_alone_moves_the_clock_itself_but_never_past_another_timer(core, observer):
     harness_woke: list[float] = []
     advances_before = core.clock.advances
 
@@ -212,30 +200,35 @@ def test_a_lambda_sleeping_alone_moves_the_clock_itself_but_never_past_another_t
             core.clock.sleep(1.1)
             harness_woke.append(core.clock.time())
 
-    with core.clock.actor():  # hold the clock until the actor sleeps and the probe's message is queued
-        start = core.clock.time()
-        actor = threading.Thread(target=harness_actor, daemon=True)
-        actor.start()
-        time.sleep(0.2)
-        send(core, "probe/ondemand", {"sleeps": [0.25] * 7})  # within its 2 s timeout
-    (out,) = core.observer.wait_for("probe/out")
-    actor.join(10)
+    # The test's thread drives the rig: the clock stands still until the actor sleeps and the message is
+    # queued, because the thread waits through the rig only after that.
+    start = core.clock.time()
+    actor = threading.Thread(target=harness_actor, daemon=True)
+    actor.start()
+    time.sleep(0.2)
+    send(core, "probe/ondemand", {"sleeps": [0.25] * 7})  # within its 2 s timeout
+    # run_for, not wait_for: a waiting rig looks at every settled state, so nobody could run alone.
+    core.run_for(3.0)
+    (out,) = observer.on("probe/out")
+    assert not actor.is_alive()
 
     assert out["before"] == start
     assert out["woke"] == [start + 0.25 * n for n in range(1, 8)]  # exact: nothing drifts
     assert harness_woke == [start + 1.1]  # the Lambda's leased sleeps stopped short of its timer
     assert core.clock.leases >= 1
-    # Most of the seven sleeps cost the core nothing: they were the Lambda's own moves of the clock.
-    assert core.clock.advances - advances_before < 5
+    # Most of the seven sleeps cost the core nothing: they were the Lambda's own moves of the clock. Of
+    # the advances, one is the harness actor's wake-up and one the end of run_for: at most 3 are the
+    # Lambda's.
+    assert core.clock.advances - advances_before <= 2 + 3
 
 
-def test_condition_waits_follow_the_clock_and_wake_when_notified(core):
+def test_condition_waits_follow_the_clock_and_wake_when_notified(core, observer):
     stall_escapes = getattr(core.clock, "stall_advances", 0)
     send(core, "probe/ondemand", {"waits": True})
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert out["event_set"] is True
     assert out["untimed"][0] == "item"
-    if isinstance(core.clock, VirtualClock):
+    if core.mode == "fast":
         # Exact: an Event set, a Queue put and a Queue timeout all happen at their simulated time...
         assert (out["event_waited"], out["queue_waited"], out["untimed"][1]) == (0.5, 0.25, 0.5)
         # ...and a thread in an untimed Queue.get counts as waiting, not as stuck.
@@ -246,22 +239,22 @@ def test_condition_waits_follow_the_clock_and_wake_when_notified(core):
 
 
 @pytest.mark.parametrize("core", ["fast"], indirect=True)
-def test_many_hand_offs_between_threads_lose_no_wake_up(core):
+def test_many_hand_offs_between_threads_lose_no_wake_up(core, observer):
     # A notify's wake and its waiter's sleep reach the core on different connections, in either order.
     send(core, "probe/ondemand", {"hand_offs": 300})
-    (out,) = core.observer.wait_for("probe/out", timeout_s=60)
+    (out,) = observer.wait_for("probe/out", timeout_s=60)
     assert out["hand_offs_done"] is True
     assert out["queue_sum"] == sum(n + 1 for n in range(300))
 
 
-def test_a_zero_timeout_wait_is_a_try_that_does_not_wait_for_others(core):
+def test_a_zero_timeout_wait_is_a_try_that_does_not_wait_for_others(core, observer):
     send(core, "probe/ondemand", {"try_waits": True})
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert out["tries"] == [False, False]
     assert out["spinner_saw_done"] is True  # the tries returned while the other thread still ran
 
 
-def test_a_signal_handler_can_set_the_event_its_thread_waits_on(core):
+def test_a_signal_handler_can_set_the_event_its_thread_waits_on(core, observer):
     send(core, "probe/ondemand", {"signal_sets_event": True})
-    (out,) = core.observer.wait_for("probe/out")
+    (out,) = observer.wait_for("probe/out")
     assert out["signal_set"] is True

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 import zipfile
 from pathlib import Path
 
@@ -58,24 +57,17 @@ def package(test_lambdas: Path, name: str, form: str, where: Path) -> Path:
     return archive
 
 
-def wait_until(condition, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize("mode", ["fast", "faithful"])
 @pytest.mark.parametrize("form", ["folder", "zip"])
 def test_a_tutorial_lambda_with_hard_coded_ggml_paths_runs_in_a_container(
-    start_core, test_lambdas, tmp_path, form, mode
+    start_core, test_lambdas, tmp_path, form, mode, observer
 ):
     write_model(tmp_path / "project")
     code = package(test_lambdas, "tutorial_ggml", form, tmp_path)
     group = TUTORIAL.replace("CODE", str(code)).replace("ISOLATION", "container")
     with start_core(group, mode) as core:
         core.publish("thing:sensor", "readings", b'{"n": 1}')
-        (out,) = core.observer.wait_for("tutorial/out")
+        (out,) = observer.wait_for("tutorial/out")
     assert out == {"weights": "0.25 0.75", "event": {"n": 1}}
     assert core.failures() == []
 
@@ -90,12 +82,12 @@ def test_the_same_lambda_without_a_container_fails_with_its_reason_once(
     group = TUTORIAL.replace("CODE", str(code)).replace("ISOLATION", "nocontainer")
     with start_core(group, mode) as core:
         host = core.functions["predictor"]
-        wait_until(lambda: host.crashes >= 1)
+        core.wait_for(lambda: host.crashes >= 1)
         (failure,) = core.failures()
     # No environment rewriting: the hard-coded path does not exist on the host, as on a real core.
     assert "function predictor: FileNotFoundError: [Errno 2] No such file or directory: " in failure
     assert "'/ggml/tutorial/model/weights.txt'" in failure and str(host.config.log_path) in failure
-    system_log = core.system_log_path.read_text()
+    system_log = core.core.system_log_path.read_text()
     assert (
         system_log.count("[ERROR]-raincheck.core.functions.predictor: Function predictor process ended") == 1
     )
@@ -104,7 +96,7 @@ def test_the_same_lambda_without_a_container_fails_with_its_reason_once(
 @pytest.mark.parametrize("isolation", ["container", "nocontainer"])
 @pytest.mark.parametrize("form", ["folder", "zip"])
 def test_modules_bundled_beside_the_handler_import_from_the_package_root(
-    start_core, test_lambdas, tmp_path, form, isolation
+    start_core, test_lambdas, tmp_path, form, isolation, observer
 ):
     code = package(test_lambdas, "bundled", form, tmp_path)
     group = f"""
@@ -119,7 +111,7 @@ subscriptions:
 """
     with start_core(group) as core:
         core.publish("thing:sensor", "names", b'{"name": "pi"}')
-        (out,) = core.observer.wait_for("bundled/out")
+        (out,) = observer.wait_for("bundled/out")
     assert out == {"text": "HELLO PI!"}
 
 
@@ -131,12 +123,12 @@ functions:
   - {{name: lost, handler: handlers.main.function_handler, code: {test_lambdas / "bundled"}, pinned: true}}
 """
     with start_core(group) as core:
-        wait_until(lambda: core.functions["lost"].crashes >= 1)
+        core.wait_for(lambda: core.functions["lost"].crashes >= 1)
         (failure,) = core.failures()
     assert "function lost: ModuleNotFoundError: No module named 'handlers'" in failure
 
 
-def test_the_binary_encoding_hands_the_handler_the_bytes(start_core, test_lambdas):
+def test_the_binary_encoding_hands_the_handler_the_bytes(start_core, test_lambdas, observer):
     group = f"""
 group: binary
 core: {{thing: gateway, packages: [greengrasssdk]}}
@@ -153,7 +145,7 @@ subscriptions:
     with start_core(group) as core:
         core.publish("thing:sensor", "frames", b'{"looks": "like json"}')
         core.publish("thing:sensor", "frames", b"\x00\xff\x10")
-        outs = core.observer.wait_for("binary/out", count=2)
+        outs = observer.wait_for("binary/out", count=2)
     assert sorted(o["hex"] for o in outs) == sorted([b'{"looks": "like json"}'.hex(), "00ff10"])
     assert {o["type"] for o in outs} == {"bytes"}  # even a JSON payload stays bytes
 
@@ -176,7 +168,9 @@ subscriptions:
 
 
 @pytest.mark.parametrize("mode", ["fast", "faithful"])
-def test_a_lambda_invokes_another_by_alias_or_version_and_an_undeployed_qualifier_fails(start_core, mode):
+def test_a_lambda_invokes_another_by_alias_or_version_and_an_undeployed_qualifier_fails(
+    start_core, mode, observer
+):
     calls = [
         {"function": "greeter", "qualifier": "prod", "payload": {"name": "alias"}},
         {"function": "greeter", "qualifier": "3", "payload": {"name": "version"}},
@@ -187,8 +181,8 @@ def test_a_lambda_invokes_another_by_alias_or_version_and_an_undeployed_qualifie
     with start_core(CALLER, mode) as core:
         for call in calls:
             core.publish("thing:sensor", "call", json.dumps(call).encode())
-            core.observer.wait_for("caller/out", count=calls.index(call) + 1)
-        outs = core.observer.on("caller/out")
+            observer.wait_for("caller/out", count=calls.index(call) + 1)
+        outs = observer.on("caller/out")
     by_qualifier = {(o["called"].rsplit(":", 1)[1], o["qualifier"]): o for o in outs}
     assert json.loads(by_qualifier[("greeter", "prod")]["payload"]) == {"text": "HELLO ALIAS!"}
     assert json.loads(by_qualifier[("greeter", "3")]["payload"]) == {"text": "HELLO VERSION!"}
@@ -236,7 +230,7 @@ CONTRACT_VARIABLES = [
 
 
 @pytest.mark.parametrize("isolation", ["container", "nocontainer"])
-def test_the_runtime_contract_a_lambda_sees(start_core, tmp_path, isolation, monkeypatch):
+def test_the_runtime_contract_a_lambda_sees(start_core, tmp_path, isolation, monkeypatch, observer):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIADEVELOPERSOWNKEY")  # the developer's shell
     write_model(tmp_path / "project")
     ask = {
@@ -247,7 +241,7 @@ def test_the_runtime_contract_a_lambda_sees(start_core, tmp_path, isolation, mon
     }
     with start_core(CONTRACT.replace("ISOLATION", isolation)) as core:
         core.publish("thing:sensor", "probe/ask", json.dumps(ask).encode())
-        (out,) = core.observer.wait_for("probe/out")
+        (out,) = observer.wait_for("probe/out")
     seen = out["seen"]
     env = seen["env"]
     assert env["AWS_IOT_THING_NAME"] == "gateway_core" and env["THING_NAME"] == "sensor"

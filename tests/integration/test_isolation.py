@@ -45,10 +45,16 @@ def group(tmp_path: Path, isolation: str, packages: str = "[greengrasssdk]") -> 
     return GROUP.replace("ISOLATION", isolation).replace("PACKAGES", packages)
 
 
-def ask(core, function: str, **inspect) -> dict:
-    before = len(core.observer.on("probe/out"))
-    core.publish("thing:sensor", f"probe/{function}", json.dumps({"inspect": inspect}).encode())
-    return core.observer.wait_for("probe/out", count=before + 1)[-1]["seen"]
+def ask(rig, function: str, **inspect) -> dict:
+    """Ask the probe `function` to inspect its world; what it saw."""
+    before = len(rig.device_messages("observer", "probe/out"))
+    rig.publish("thing:sensor", f"probe/{function}", {"inspect": inspect})
+
+    def answered() -> list | None:
+        answers = rig.device_messages("observer", "probe/out")
+        return answers if len(answers) > before else None
+
+    return json.loads(rig.wait_for(answered)[-1][1])["seen"]
 
 
 @pytest.mark.parametrize("isolation", ["container", "nocontainer"])
@@ -76,7 +82,7 @@ def test_a_distribution_the_core_has_imports_with_what_it_requires(start_core, t
 
 def test_in_a_container_resources_are_mounted_as_granted_and_the_host_is_hidden(start_core, tmp_path):
     with start_core(group(tmp_path, "container")) as core:
-        system_log = str(core.system_log_path)
+        system_log = str(core.core.system_log_path)
         other_package = str(core.workdir / "deployment" / "second" / "lambda_function.py")
         first = ask(
             core,
@@ -121,7 +127,7 @@ def test_sys_access_shows_the_cpu_temperature_model_in_a_container(start_core, t
         "    resources: [{id: ro_model", "    sysfs_access: true\n    resources: [{id: ro_model"
     )
     with start_core(text) as core:
-        core.cpu_temperature.set(48.5)
+        core.core.cpu_temperature.set(48.5)
         seen = ask(
             core, "first", read=["/sys/class/thermal/thermal_zone0/temp"], listdir=["/sys", "/sys/class"]
         )

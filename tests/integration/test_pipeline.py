@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from app.pipeline import PipelineError, default_group, run_pipeline
 from device.sensors import open_sensor
 from harness.paths import ml_resources_dir
-from harness.pipeline import PipelineError, default_group, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -135,7 +135,7 @@ def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_pat
 def test_a_lambda_that_cannot_start_fails_the_run_with_its_reason_once_and_keeps_the_work_folder(
     tmp_path, capsys
 ):
-    from harness.cli import main
+    from app.cli import main
     from harness.paths import fixtures_dir
 
     # The gateway lacks numpy: the inference Lambda dies on import. Where the fixture's relative paths

@@ -15,9 +15,9 @@ from pathlib import Path
 def _run(args: argparse.Namespace) -> int:
     if args.readings is None and args.recording is None:
         args.readings = 12
+    from app.pipeline import PipelineError, run_pipeline
     from harness.core.deployment import DeploymentError
     from harness.group import GroupError, load_group
-    from harness.pipeline import PipelineError, run_pipeline
 
     try:
         group = load_group(args.group) if args.group else None

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from harness.cli import main
+from app.cli import main
 from harness.paths import ml_resources_dir, shared_dir
 
 

@@ -1,0 +1,132 @@
+"""The main job: a simulated BME680 drives the whole chain, ending in the cloud shadow.
+
+sensor -> emulated core (router -> republish Lambda -> local shadow <- inference Lambda) -> sync -> cloud.
+What makes a run good is the application's: every reading went through the republish Lambda, and the
+local shadow holds a rain_prediction made after the last of them. The world around it is the harness's
+rig; this module knows the application's names (the synced thing, the on-demand republisher,
+`rain_prediction`), the rig does not.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness.core.deployment import DeploymentError
+from harness.core.device_link import CoreTransport
+from harness.group import GroupDefinition, load_group
+from harness.paths import fixtures_dir
+from harness.rig import Rig, WaitTimeout
+
+logger = logging.getLogger("raincheck.pipeline")
+
+
+class PipelineError(RuntimeError):
+    """The chain did not produce what it should have; the message says which link and where its log is.
+    `failures` has one line per function that failed (its last exception, restarts, log path) and
+    `workdir` the work folder, kept for reading."""
+
+    def __init__(self, message: str, failures: list[str] | None = None, workdir: Path | None = None) -> None:
+        super().__init__(message)
+        self.failures = failures or []
+        self.workdir = workdir
+
+
+@dataclass
+class PipelineResult:
+    cloud_shadow: dict
+    local_shadow: dict
+    readings_published: int
+    workdir: Path
+    publish_wall_s: float
+    ipc_calls: dict[str, int] = field(default_factory=dict)  # by wire and op, as the core served them
+    clock_leases: int = 0  # fast mode: sleeps answered with a lease on the simulated clock
+    failures: list[str] = field(default_factory=list)  # functions that failed along the way, once each
+
+
+def default_group() -> GroupDefinition:
+    return load_group(fixtures_dir() / "group.yaml")
+
+
+def run_pipeline(
+    readings: int | None = 12,
+    seed: int = 7,
+    mode: str = "fast",
+    group: GroupDefinition | None = None,
+    workdir: Path | None = None,
+    prediction_timeout_s: float = 120.0,
+    recording: Path | None = None,
+    progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> PipelineResult:
+    """Run the pipeline on `readings` readings (simulated, or replayed from `recording`: all its rows when
+    `readings` is None) and return the cloud shadow once it holds a rain_prediction made after the last
+    reading reached the local shadow. `prediction_timeout_s` counts on the core's clock (simulated in fast
+    mode). A failed run raises PipelineError and keeps its work folder."""
+    from device.publisher import Publisher
+    from device.sensors import open_sensor
+    from device.sensors.heated import CpuHeatedSensor
+
+    if readings is not None and readings < 1:
+        raise ValueError("readings must be at least 1")
+    if readings is None and recording is None:
+        raise ValueError("a simulated sensor needs a number of readings")
+    group = group or default_group()
+    synced = [d.thing for d in group.devices if d.sync_shadow]
+    if not synced:
+        raise PipelineError(f"group {group.name!r} has no device with sync_shadow: true")
+    thing = synced[0]
+    rig = Rig(group, mode=mode, workdir=workdir)
+    try:
+        rig.start()
+        progress(f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}")
+        progress(f"core: {len(rig.functions)} Lambdas deployed, {mode} mode")
+        source = (
+            open_sensor("recorded", path=recording)
+            if recording is not None
+            else open_sensor("simulated", seed=seed)
+        )
+        sensor = CpuHeatedSensor(source, lambda: rig.core.cpu_temperature.celsius)
+        # The publisher's period is a wait through the rig: simulated time moves only then.
+        publisher = Publisher(sensor, CoreTransport(rig.core, thing), sleep=rig.run_for)
+        started = time.monotonic()
+        sent = publisher.run(count=readings)
+        elapsed = time.monotonic() - started
+        progress(f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time")
+        republishers = [h for h in rig.functions.values() if not h.config.pinned]
+        local = rig.wait_for(
+            lambda: not any(h.busy() for h in republishers) and _fresh_prediction(rig.shadow(thing)),
+            prediction_timeout_s,
+            what=f"a rain_prediction in the local shadow of {thing} after the last reading",
+        )
+        rig.sync.flush()
+        cloud_shadow = rig.cloud_shadow(thing)
+        if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
+            raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
+        leases = getattr(rig.clock, "leases", 0)
+        result = PipelineResult(
+            cloud_shadow, local, sent, rig.workdir, elapsed, rig.core.ipc_calls(), leases, rig.failures()
+        )
+    except (PipelineError, DeploymentError, WaitTimeout) as error:
+        # The work folder stays for reading: logs, the staged packages, the core's own log.
+        failures = rig.failures(logged_errors=True) if rig.core is not None else []
+        rig.stop(keep_workdir=True)
+        raise PipelineError(str(error).splitlines()[0], failures, rig.workdir) from error
+    except BaseException:
+        rig.stop(keep_workdir=True)
+        raise
+    rig.stop()
+    return result
+
+
+def _fresh_prediction(document: dict | None) -> dict | None:
+    """The document, when its rain_prediction is newer than its last reading."""
+    if document is None:
+        return None
+    stamps = document.get("metadata", {}).get("reported", {})
+    reading = stamps.get("temperature", {}).get("timestamp")
+    prediction = stamps.get("rain_prediction", {}).get("timestamp")
+    return document if reading is not None and prediction is not None and prediction > reading else None

@@ -1,0 +1,248 @@
+"""The rig: one emulated Greengrass world (cloud, core, shadow sync, clock, devices) from a group file.
+
+    with Rig("my/group.yaml", mode="fast") as rig:
+        rig.publish("thing:sensor", "readings", {"temperature": 21.5})
+        rig.wait_for(lambda: rig.device_messages("observer", "results/#"))
+
+`raincheck run`, the pytest plugin's `gg_core` and the integration tests all use it. It owns the start and
+stop of everything it assembles, in order, and the thread that starts it drives it: in fast mode that
+thread is an actor of the simulated clock, so simulated time moves only while it waits through the rig
+(`run_for`, `wait_for`, or a sleep on `rig.clock`), never while it does anything else, a wall-time
+`time.sleep` or polling loop included. Counts then do not depend on the machine's speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import shutil
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from harness.core.clock import Clock
+from harness.core.core import EmulatedCore, make_clock
+from harness.core.topics import topic_matches
+from harness.group import GroupDefinition, load_group
+
+logger = logging.getLogger("raincheck.rig")
+T = TypeVar("T")
+KEEP_MESSAGES = 10_000  # per device and for the cloud: the newest are kept, a replayed day brings more
+WALL_GUARD_S = 90.0  # wait_for gives up after this much wall time even if simulated time stalls
+GIVE_UP_AFTER_FAILURES = 3  # a pinned function that failed this often without ever taking work
+
+
+class WaitTimeout(AssertionError):
+    """`wait_for` ran out of time; the message has each function's state and log path."""
+
+
+Payload = bytes | str | dict | list
+
+
+class Rig:
+    """Cloud (moto), emulated core, shadow sync and clock for one group, started and stopped together."""
+
+    def __init__(
+        self,
+        group: GroupDefinition | str | Path,
+        *,
+        mode: str = "fast",
+        workdir: Path | None = None,
+        cloud: bool = True,
+        keep_messages: int = KEEP_MESSAGES,
+        ipc_wire: str | None = None,
+    ) -> None:
+        self.group = group if isinstance(group, GroupDefinition) else load_group(group)
+        self.mode = mode
+        self._scratch = workdir is None
+        self.workdir = Path(tempfile.mkdtemp(prefix="raincheck-")) if workdir is None else Path(workdir)
+        self.clock: Clock = make_clock(mode, self.workdir)  # the core owns it from start and stops it
+        self.cloud: Any = None
+        self.sync: Any = None
+        self._with_cloud = cloud
+        self._keep = keep_messages
+        self._ipc_wire = ipc_wire
+        self._device_messages: dict[str, deque[tuple[str, bytes]]] = {}
+        self._cloud_messages: deque[tuple[str, bytes]] = deque(maxlen=keep_messages)
+        self._actor: contextlib.AbstractContextManager | None = None
+        self.core: EmulatedCore | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> Rig:
+        """Start the cloud (things registered, ML resources uploaded), deploy the group on the core, start
+        the shadow sync and connect every device. On failure everything started is stopped again."""
+        self._actor = self.clock.actor(holds=True)
+        self._actor.__enter__()
+        try:
+            fetch = None
+            if self._with_cloud:
+                from harness.cloud.mock import MockCloud
+
+                self.cloud = MockCloud(self.group.region).start()
+                for device in self.group.devices:
+                    self.cloud.register_thing(device.thing)
+                for resource in self.group.ml_resources:
+                    if resource.local_source is not None:
+                        self.cloud.upload_ml_resource(resource)
+                fetch = self.cloud.fetch_ml_resource
+            options: dict[str, Any] = {"clock": self.clock, "ipc_wire": self._ipc_wire}
+            if fetch is not None:
+                options["fetch_resource"] = fetch
+            self.core = EmulatedCore(self.group, self.workdir, cloud_sink=self._to_cloud, **options)
+            self.core.start()
+            for device in self.group.devices:
+                inbox: deque[tuple[str, bytes]] = deque(maxlen=self._keep)
+                self._device_messages[device.thing] = inbox
+                self.core.connect_device(
+                    device.thing, lambda topic, payload, inbox=inbox: inbox.append((topic, payload))
+                )
+            if self.cloud is not None:
+                from harness.cloud.sync import ShadowSync
+
+                synced = [d.thing for d in self.group.devices if d.sync_shadow]
+                self.sync = ShadowSync(self.core.router, self.cloud, synced)
+        except BaseException:
+            self.stop(keep_workdir=True)
+            raise
+        return self
+
+    def stop(self, keep_workdir: bool = False) -> None:
+        """Stop sync, core, cloud and clock, in that order. A work folder the rig made is removed unless
+        `keep_workdir` (a failed run keeps its logs)."""
+        try:
+            if self.sync is not None:
+                self.sync.stop()
+            if self.core is not None:
+                self.core.stop()
+            else:
+                self.clock.stop()
+            if self.cloud is not None:
+                self.cloud.stop()
+        finally:
+            if self._actor is not None:
+                self._actor.__exit__(None, None, None)
+                self._actor = None
+            if self._scratch and not keep_workdir:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self) -> Rig:
+        return self.start()
+
+    def __exit__(self, exc_type: object, *_: object) -> None:
+        self.stop(keep_workdir=exc_type is not None)
+
+    # -- the world ---------------------------------------------------------------------------------
+    @property
+    def functions(self) -> dict:
+        return self._core.functions
+
+    def publish(self, source: str, topic: str, payload: Payload) -> int:
+        """A message from `source` (`thing:NAME`, `function:NAME`, `cloud`) into the core's router, as that
+        endpoint would send it; a dict or list is sent as JSON. Returns how many subscriptions took it."""
+        return self._core.publish(source, topic, _encode(payload))
+
+    def device_messages(self, thing: str, topic_filter: str | None = None) -> list[tuple[str, bytes]]:
+        """What the router sent to `thing:<thing>` on topics matching `topic_filter` (an MQTT filter; all,
+        `$aws/...` included, when None), oldest first."""
+        if thing not in self._device_messages:
+            known = ", ".join(sorted(self._device_messages)) or "none"
+            raise KeyError(f"no device {thing!r} in group {self.group.name!r}; devices: {known}")
+        return _matching(self._device_messages[thing], topic_filter)
+
+    def cloud_messages(self, topic_filter: str | None = None) -> list[tuple[str, bytes]]:
+        """What the core sent to the `cloud` endpoint on topics matching `topic_filter`, in order."""
+        return _matching(self._cloud_messages, topic_filter)
+
+    def shadow(self, thing: str) -> dict | None:
+        """The thing's local (core) classic shadow document, or None."""
+        return self._core.shadow_store.document(thing)
+
+    def cloud_shadow(self, thing: str) -> dict | None:
+        """The thing's cloud shadow document (moto), or None."""
+        return None if self.cloud is None else self.cloud.get_shadow(thing)
+
+    def function_log(self, name: str) -> str:
+        return self._core.function_log(name)
+
+    def failures(self, logged_errors: bool = False) -> list[str]:
+        return self._core.failures(logged_errors)
+
+    # -- time --------------------------------------------------------------------------------------
+    def run_for(self, seconds: float) -> None:
+        """Let the simulation run for `seconds`: simulated seconds in fast mode, real ones in faithful."""
+        self.clock.sleep(seconds)
+
+    def wait_for(
+        self, predicate: Callable[[], T], timeout_s: float = 60.0, what: str = "", fail_fast: bool = True
+    ) -> T:
+        """Let the simulation run until `predicate()` returns something true, and return it. In fast mode
+        the predicate is looked at each time the simulation has settled (every actor waits) before
+        simulated time moves on, so it sees every state. `timeout_s` counts on the rig's clock (simulated
+        in fast mode), with a wall-time guard; on time out raises WaitTimeout with each function's state.
+        With `fail_fast` it also gives up as soon as a pinned function has failed GIVE_UP_AFTER_FAILURES
+        times without ever taking work (it will not recover)."""
+        deadline = self.clock.time() + timeout_s
+        wall_deadline = time.monotonic() + max(timeout_s, WALL_GUARD_S)
+        quiet = False
+        while True:
+            value = predicate()
+            if value:
+                return value
+            hopeless = [
+                host.config.name
+                for host in self.functions.values()
+                if fail_fast
+                and host.config.pinned
+                and not host.ever_ready
+                and host.crashes >= GIVE_UP_AFTER_FAILURES
+            ]
+            if hopeless:
+                raise WaitTimeout(
+                    self._report(
+                        f"{', '.join(hopeless)} failed {GIVE_UP_AFTER_FAILURES} times on start", what
+                    )
+                )
+            if self.clock.time() >= deadline or time.monotonic() >= wall_deadline:
+                raise WaitTimeout(self._report(f"not met after {timeout_s:g} s of the core's clock", what))
+            # Until the simulation changes (fast) or a short while (faithful). The deadline becomes a
+            # timer only once a look found the world quiet: what wall-time parts of the core still had
+            # to do (notice a crash) is done before simulated time may jump to it.
+            quiet = not self.clock.watch(deadline if quiet else None)
+
+    def _report(self, problem: str, what: str) -> str:
+        lines = [f"{what or 'condition'}: {problem}"]
+        for host in self.functions.values():
+            state = host.state()
+            lines.append(f"  function {host.config.name}: {state}; log: {host.config.log_path}")
+        lines += [f"  {line}" for line in self.failures(logged_errors=True)]
+        lines.append(f"  core log: {self._core.system_log_path}")
+        return "\n".join(lines)
+
+    # -- internals ---------------------------------------------------------------------------------
+    @property
+    def _core(self) -> EmulatedCore:
+        if self.core is None:
+            raise RuntimeError("the rig is not started: use `with Rig(...) as rig:` or rig.start()")
+        return self.core
+
+    def _to_cloud(self, topic: str, payload: bytes) -> None:
+        self._cloud_messages.append((topic, payload))
+        if self.cloud is not None:
+            self.cloud.publish(topic, payload)
+
+
+def _matching(messages: deque[tuple[str, bytes]], topic_filter: str | None) -> list[tuple[str, bytes]]:
+    kept = list(messages)
+    return kept if topic_filter is None else [(t, p) for t, p in kept if topic_matches(topic_filter, t)]
+
+
+def _encode(payload: Payload) -> bytes:
+    if isinstance(payload, bytes):
+        return payload
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    return json.dumps(payload).encode("utf-8")
