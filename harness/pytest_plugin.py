@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+RIG_KEY = pytest.StashKey["object"]()  # the test's rig, for hooks that report on it
+
 MARKERS = {
     "pi": "needs a real Greengrass core device, a BME680 and AWS credentials (tox -e pi)",
     "hardware": "needs a real BME680 on I2C",
@@ -74,43 +76,27 @@ def gg_group(pytestconfig: pytest.Config):
 
 
 @pytest.fixture
-def cloud(gg_group):
-    """moto-backed cloud for the group's region: things registered, ML resources uploaded."""
-    from harness.cloud.mock import MockCloud
+def gg_core(gg_group, tmp_path: Path, pytestconfig: pytest.Config, request: pytest.FixtureRequest):
+    """A started rig (harness.rig.Rig) for the group: the moto cloud with its things and ML resources,
+    the deployed emulated core, shadow sync. The test's thread drives it: in fast mode simulated time
+    moves only while the test waits through it (`run_for`, `wait_for`), never while the test sleeps or
+    polls in wall time. Functions that failed during the test (crashes, timeouts, logged errors) are
+    named once in the test's report, with their last exception and log path."""
+    from harness.rig import Rig
 
-    with MockCloud(gg_group.region) as mocked:
-        for device in gg_group.devices:
-            mocked.register_thing(device.thing)
-        for resource in gg_group.ml_resources:
-            if resource.local_source is not None:
-                mocked.upload_ml_resource(resource)
-        yield mocked
+    rig = Rig(gg_group, mode=pytestconfig.getoption("raincheck_gg_mode"), workdir=tmp_path / "gg_core")
+    request.node.stash[RIG_KEY] = rig
+    with rig:
+        yield rig
+    failures = rig.failures(logged_errors=True)
+    if failures:
+        request.node.add_report_section("teardown", "raincheck functions", "\n".join(failures))
 
 
 @pytest.fixture
-def gg_core(gg_group, cloud, tmp_path: Path, pytestconfig: pytest.Config, request: pytest.FixtureRequest):
-    """A deployed, running emulated core for the group, its synced shadows mirrored to `cloud`. Functions
-    that failed during the test (crashes, timeouts, logged errors) are named once in the test's report,
-    with their last exception and log path."""
-    from harness.cloud.sync import ShadowSync
-    from harness.core.core import EmulatedCore, make_clock
-
-    workdir = tmp_path / "gg_core"
-    core = EmulatedCore(
-        gg_group,
-        workdir,
-        clock=make_clock(pytestconfig.getoption("raincheck_gg_mode"), workdir),
-        fetch_resource=cloud.fetch_ml_resource,
-        cloud_sink=cloud.publish,
-    )
-    with core:
-        synced = [d.thing for d in gg_group.devices if d.sync_shadow]
-        core.sync = ShadowSync(core.router, cloud, synced)
-        yield core
-        core.sync.stop()
-    failures = core.failures(logged_errors=True)
-    if failures:
-        request.node.add_report_section("teardown", "raincheck functions", "\n".join(failures))
+def cloud(gg_core):
+    """The rig's moto-backed cloud (harness.cloud.mock.MockCloud): boto3 clients `iot`, `iot_data`, `s3`."""
+    return gg_core.cloud
 
 
 @pytest.fixture
@@ -118,7 +104,7 @@ def iot_data(gg_core):
     """A greengrasssdk iot-data client bound to `gg_core`, as a Lambda in the group would have it."""
     from harness.core.sdk_client import iot_data_client
 
-    return iot_data_client(gg_core)
+    return iot_data_client(gg_core.core)
 
 
 @pytest.fixture

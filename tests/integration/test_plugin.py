@@ -94,25 +94,51 @@ subscriptions:
     broken.joinpath("lambda_function.py").write_text("raise RuntimeError('no model here')\n")
     pytester.makepyfile(
         """
-        import time
-
-        def wait(condition):
-            deadline = time.monotonic() + 20
-            while not condition() and time.monotonic() < deadline:
-                time.sleep(0.02)
-
         def test_echo(gg_core):
-            got = []
-            gg_core.connect_device("sensor", lambda topic, payload: got.append((topic, payload)))
-            gg_core.publish("thing:sensor", "in", b"{}")
-            wait(lambda: got)
-            assert got == [("out", b"in")]
+            gg_core.publish("thing:sensor", "in", {})
+            assert gg_core.wait_for(lambda: gg_core.device_messages("sensor", "out")) == [("out", b"in")]
 
         def test_broken(gg_core):
-            wait(lambda: gg_core.functions["broken"].crashes)
+            gg_core.wait_for(lambda: gg_core.functions["broken"].crashes, fail_fast=False)
             assert False, "the report names the function"
         """
     )
     result = pytester.runpytest("--group", "group.yaml", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*raincheck functions*", "*function broken: RuntimeError: no model here (*"])
+
+
+def test_waiting_in_wall_time_does_not_move_simulated_time_and_waiting_through_the_rig_does(
+    pytester, test_lambdas
+):
+    pytester.makefile(
+        ".yaml",
+        group=f"""
+group: ticking
+core: {{thing: gateway, packages: [greengrasssdk]}}
+devices: [{{thing: observer}}]
+functions:
+  - name: loop
+    handler: lambda_function.function_handler
+    code: "{test_lambdas / "module_loop"}"
+    pinned: true
+subscriptions:
+  - {{source: function:loop, subject: loop/#, target: thing:observer}}
+""",
+    )
+    pytester.makepyfile(
+        """
+        import time
+
+        def test_time(gg_core):
+            ticks = lambda: gg_core.device_messages("observer", "loop/tick")
+            gg_core.wait_for(ticks)  # the loop ticks once at import, then every 5 simulated seconds
+            start, seen = gg_core.clock.time(), len(ticks())
+            time.sleep(2.0)  # wall time: the simulation does not move while the test does not wait on it
+            assert (gg_core.clock.time(), len(ticks())) == (start, seen)
+            gg_core.run_for(22.0)  # ticks due 5, 10, 15 and 20 s on
+            assert gg_core.clock.time() == start + 22.0 and len(ticks()) == seen + 4
+        """
+    )
+    result = pytester.runpytest("--group", "group.yaml", "--gg-mode", "fast", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
