@@ -102,12 +102,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser("predict", help="check a model pair on one reading before deploying it")
     predict.add_argument(
-        "--standardiser", required=True, type=Path, help="standardiser SavedModel (zip or folder)"
+        "--standardiser",
+        required=True,
+        type=Path,
+        help="standardiser SavedModel (zip or folder); not read with --runtime litert",
     )
     predict.add_argument(
-        "--predictor", required=True, type=Path, help="rain predictor SavedModel (zip or folder)"
+        "--predictor",
+        required=True,
+        type=Path,
+        help="rain predictor SavedModel (zip or folder); with --runtime litert, a LiteRT rain model "
+        "(zip or folder, as ml_resources/export_litert.py writes)",
     )
-    predict.add_argument("--runtime", choices=("tensorflow", "litert"), default="tensorflow")
+    predict.add_argument(
+        "--runtime",
+        choices=("tensorflow", "litert"),
+        default="tensorflow",
+        help="litert never converts a SavedModel pair: export it first (default: tensorflow)",
+    )
     predict.add_argument(
         "--threshold", type=float, help="decision threshold (default: the model's, else 0.5)"
     )

@@ -16,6 +16,7 @@ present. Prints figures, asserts nothing.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import resource
 import statistics
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +73,15 @@ def _child(
     print(json.dumps(figures))
 
 
+def _exporter() -> Callable[[Path, Path, Path], Path]:
+    """ml_resources/export_litert.py's export_litert_model: conversion lives beside the models, not in the
+    Lambda, and the script is not a package module."""
+    spec = importlib.util.spec_from_file_location("export_litert", ROOT / "ml_resources/export_litert.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.export_litert_model
+
+
 def _measure(runtime: str, standardiser: Path, predictor: Path, args: argparse.Namespace) -> dict:
     command = [sys.executable, __file__, "--child", runtime, str(standardiser), str(predictor)]
     options = ["--readings", str(args.readings), "--rounds", str(args.rounds), "--seconds", str(args.seconds)]
@@ -109,8 +120,7 @@ def main() -> int:
     )
     with tempfile.TemporaryDirectory() as scratch:
         if shared is not None:
-            from lambdas.inference.model import export_litert_model  # noqa: PLC0415 - needs TensorFlow
-
+            export_litert_model = _exporter()  # needs TensorFlow
             upstream = shared / "reference/upstream_ml_resources"
             pair = (upstream / "standardiser.zip", upstream / "rain_predictor.zip")
             pairs["upstream"] = (*pair, export_litert_model(*pair, Path(scratch) / "upstream_litert.zip"))

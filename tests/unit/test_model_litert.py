@@ -1,8 +1,10 @@
-"""The LiteRT runtime: same probabilities as TensorFlow (<= 1e-5) over the BME680's whole range, and a
-ready LiteRT rain model (folder or zip) that loads without importing TensorFlow."""
+"""The LiteRT runtime: same probabilities as TensorFlow (<= 1e-5) over the BME680's whole range, a ready
+LiteRT rain model (folder or zip) that loads without importing TensorFlow, and a SavedModel pair it refuses
+(ml_resources/export_litert.py converts, never the Lambda)."""
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 import textwrap
@@ -15,14 +17,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.paths import ml_resources_dir, shared_dir
-from lambdas.inference.model import (
-    LITERT_MODEL_FILE,
-    METADATA_FILE,
-    ModelContractError,
-    RainModel,
-    export_litert_model,
-    load_model_pair,
-)
+from lambdas.inference.model import ModelContractError, RainModel, load_model_pair
+from lambdas.inference.savedmodel import LITERT_MODEL_FILE, METADATA_FILE
+
+# The exporter is a script beside the models (conversion needs TensorFlow; the Lambda never converts).
+_spec = importlib.util.spec_from_file_location("export_litert", ml_resources_dir() / "export_litert.py")
+export_litert = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(export_litert)
 
 pytest.importorskip("ai_edge_litert")
 OWN = (ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip")
@@ -47,9 +48,13 @@ def own_models() -> tuple[RainModel, RainModel]:
 
 
 @pytest.fixture(scope="module")
-def upstream_models() -> tuple[RainModel, RainModel]:
+def upstream_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[RainModel, RainModel]:
+    """TensorFlow on the 2020 SavedModels, LiteRT on the zip the exporter makes of them."""
     pair = _upstream()
-    return load_model_pair(*pair), load_model_pair(*pair, runtime="litert")
+    exported = export_litert.export_litert_model(
+        *pair, tmp_path_factory.mktemp("upstream") / "rain_model_litert.zip"
+    )
+    return load_model_pair(*pair), load_model_pair(pair[0], exported, runtime="litert")
 
 
 @settings(max_examples=60, deadline=None)
@@ -95,10 +100,42 @@ def test_shipped_zip_keeps_the_threshold_and_metadata(own_models: tuple[RainMode
 
 
 def test_shipped_zip_is_what_the_exporter_writes(tmp_path: Path) -> None:
-    exported = export_litert_model(*OWN, tmp_path / "rain_model_litert.zip")
+    exported = export_litert.export_litert_model(*OWN, tmp_path / "rain_model_litert.zip")
     assert exported.read_bytes() == SHIPPED.read_bytes()
     with zipfile.ZipFile(SHIPPED) as archive:
         assert sorted(archive.namelist()) == [LITERT_MODEL_FILE, METADATA_FILE]
+
+
+def test_litert_runtime_refuses_a_savedmodel_pair_and_names_the_exporter() -> None:
+    with pytest.raises(ModelContractError) as raised:
+        load_model_pair(*OWN, runtime="litert")
+    message = str(raised.value)
+    assert message.startswith(f"{OWN[1]}: no LiteRT model ({LITERT_MODEL_FILE}) at its root")
+    assert "never converts" in message and "`python ml_resources/export_litert.py`" in message
+
+
+def test_litert_runtime_refuses_a_savedmodel_pair_without_importing_tensorflow() -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys
+        from lambdas.inference.model import ModelContractError, load_model_pair
+        try:
+            load_model_pair({str(OWN[0])!r}, {str(OWN[1])!r}, runtime="litert")
+        except ModelContractError:
+            print("refused", "tensorflow" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["refused", "False"]
+
+
+def test_exporter_checks_the_pair_as_the_loader_does(tmp_path: Path) -> None:
+    swapped = (OWN[1], OWN[0])  # the predictor where the standardiser belongs
+    with pytest.raises(ModelContractError, match=r"standardiser .*inputs are \['input'\], expected \['x'\]"):
+        export_litert.export_litert_model(*swapped, tmp_path / "out.zip")
+    with pytest.raises(ModelContractError, match=r"standardiser .*inputs are \['input'\], expected \['x'\]"):
+        load_model_pair(*swapped)
+    assert not (tmp_path / "out.zip").exists()
 
 
 def _load_in_fresh_process(predictor: Path, reading: tuple) -> list[str]:

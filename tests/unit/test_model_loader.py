@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import graphlib
 import json
 import zipfile
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lambdas.inference
 from harness.paths import ml_resources_dir, shared_dir
 from lambdas.inference.model import RainModel, load_model_pair
 
@@ -124,3 +127,18 @@ def test_a_tensorflow_pair_names_both_of_its_files() -> None:
     standardiser = ml_resources_dir() / "standardiser.zip"
     predictor = ml_resources_dir() / "rain_predictor.zip"
     assert load_model_pair(standardiser, predictor).sources == (str(standardiser), str(predictor))
+
+
+def test_inference_modules_import_each_other_without_cycles_or_private_names() -> None:
+    package = Path(lambdas.inference.__file__).parent
+    imports: dict[str, set[str]] = {}
+    for source in sorted(package.glob("*.py")):
+        imports[source.stem] = set()
+        for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 1 and node.module:
+                imports[source.stem].add(node.module)
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{source.name} imports private {private} from .{node.module}"
+    order = list(graphlib.TopologicalSorter(imports).static_order())  # CycleError on a cycle
+    assert order.index("savedmodel") < order.index("tf_runner") < order.index("model")
+    assert imports["litert_runner"] == {"savedmodel"}

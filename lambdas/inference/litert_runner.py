@@ -2,7 +2,8 @@
 
 A "LiteRT rain model" is a folder or zip holding `rain_model.tflite` (readings [n, 3] in FEATURE_ORDER ->
 P(rain) [n, 1]; or [1, 3] -> [1, 1] when the standardiser took one reading at a time) and, optionally,
-`raincheck_model.json`, both at its root. Loading one needs no TensorFlow; building one (fuse_pair) does.
+`raincheck_model.json`, both at its root. Loading one needs no TensorFlow, and nothing here builds one:
+ml_resources/export_litert.py does, from a SavedModel pair (with TensorFlow, off the gateway).
 
 The Lambda predicts one reading per period, so the single-reading path is the one made fast: tensor indices
 and the input buffer are resolved once, and a call is a range check, three stores, set_tensor, invoke and
@@ -17,8 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .model import LITERT_MODEL_FILE as TFLITE_FILE
-from .model import METADATA_FILE, SERVE_TAG, SIGNATURE_KEY, ModelContractError, _read_meta_graph
+from .savedmodel import LITERT_MODEL_FILE, METADATA_FILE, ModelContractError
 
 # Finite and representable as float32: a larger float64 would become inf in the input buffer.
 _F32_MAX = float(np.finfo(np.float32).max)
@@ -27,21 +27,21 @@ _OUTPUT_SHAPES = ([-1, 1], [1, 1])
 
 
 def read_resource(path: Path) -> tuple[bytes, bytes | None] | None:
-    """(flatbuffer, metadata JSON or None) if the folder or zip holds TFLITE_FILE at its root, else None."""
+    """(flatbuffer, metadata JSON or None) of a folder or zip with rain_model.tflite at its root, or None."""
     if not path.exists():
         raise ModelContractError(f"{path}: no such file or folder")
     if path.is_dir():
-        model, metadata = path / TFLITE_FILE, path / METADATA_FILE
+        model, metadata = path / LITERT_MODEL_FILE, path / METADATA_FILE
         if not model.is_file():
             return None
         return model.read_bytes(), (metadata.read_bytes() if metadata.is_file() else None)
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-            if TFLITE_FILE not in names:
+            if LITERT_MODEL_FILE not in names:
                 return None
             metadata = archive.read(METADATA_FILE) if METADATA_FILE in names else None
-            return archive.read(TFLITE_FILE), metadata
+            return archive.read(LITERT_MODEL_FILE), metadata
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise ModelContractError(f"{path}: not a readable zip ({error})") from error
 
@@ -122,43 +122,3 @@ class LiteRTRunner:
         interpreter.set_tensor(self._input_index, np.ascontiguousarray(rows))
         interpreter.invoke()
         return interpreter.get_tensor(self._output_index).reshape(-1).copy()
-
-
-def fuse_pair(
-    standardiser_dir: Path, predictor_dir: Path, contracts: tuple[tuple, tuple], row_wise: bool
-) -> bytes:
-    """Convert a checked SavedModel pair into one flatbuffer: the standardiser's output feeds the predictor.
-
-    Both signature graphs are imported into one TF1 graph (input_map wires them), their variables restored
-    and frozen by the session-based converter, which also converts the 2020 models that TF2 cannot revive.
-    """
-    import tensorflow as tf  # noqa: PLC0415 - lazy: only conversion needs TensorFlow
-
-    (_, std_in, std_out, _), (_, pred_in, pred_out, _) = contracts
-    std_sig = _read_meta_graph(standardiser_dir).signature_def[SIGNATURE_KEY]
-    pred_sig = _read_meta_graph(predictor_dir).signature_def[SIGNATURE_KEY]
-    graph = tf.Graph()
-    config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
-    with graph.as_default(), tf.compat.v1.Session(graph=graph, config=config) as session:
-        try:
-            readings = tf.compat.v1.placeholder(tf.float32, [1 if row_wise else None, 3], name="readings")
-            # A row-wise standardiser takes shape [3]: feed it the single row, hand the predictor [1, 3].
-            fed = tf.reshape(readings, [3]) if row_wise else readings
-            tf.compat.v1.saved_model.loader.load(
-                session, [SERVE_TAG], str(standardiser_dir), import_scope="standardiser",
-                input_map={std_sig.inputs[std_in].name: fed},
-            )  # fmt: skip
-            x_prime = graph.get_tensor_by_name(f"standardiser/{std_sig.outputs[std_out].name}")
-            tf.compat.v1.saved_model.loader.load(
-                session, [SERVE_TAG], str(predictor_dir), import_scope="rain_predictor",
-                input_map={pred_sig.inputs[pred_in].name: tf.reshape(x_prime, [-1, 3])},
-            )  # fmt: skip
-            y = graph.get_tensor_by_name(f"rain_predictor/{pred_sig.outputs[pred_out].name}")
-            converter = tf.compat.v1.lite.TFLiteConverter.from_session(session, [readings], [y])
-            return converter.convert()
-        except Exception as error:  # TF raises many types here; all mean this pair cannot be fused
-            lines = str(error).strip().splitlines()
-            raise ModelContractError(
-                f"{standardiser_dir} + {predictor_dir}: LiteRT conversion failed "
-                f"({type(error).__name__}: {lines[0] if lines else ''})"
-            ) from error
