@@ -44,7 +44,6 @@ class PipelineResult:
     workdir: Path
     publish_wall_s: float
     ipc_calls: dict[str, int] = field(default_factory=dict)  # by wire and op, as the core served them
-    clock_leases: int = 0  # fast mode: sleeps answered with a lease on the simulated clock
     failures: list[str] = field(default_factory=list)  # functions that failed along the way, once each
 
 
@@ -106,9 +105,8 @@ def run_pipeline(
         cloud_shadow = rig.cloud_shadow(thing)
         if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
             raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
-        leases = getattr(rig.clock, "leases", 0)
         result = PipelineResult(
-            cloud_shadow, local, sent, rig.workdir, elapsed, rig.core.ipc_calls(), leases, rig.failures()
+            cloud_shadow, local, sent, rig.workdir, elapsed, rig.core.ipc_calls(), rig.failures()
         )
     except (PipelineError, DeploymentError, WaitTimeout) as error:
         # The work folder stays for reading: logs, the staged packages, the core's own log.

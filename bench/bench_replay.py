@@ -7,7 +7,7 @@ Fast mode (virtual clock) replays the recorded day (fixtures/recordings/simulate
 readings at the tutorial's 10 s period) once per group given (TensorFlow inference by default); faithful
 mode (real time) runs a few readings as the baseline, in the same run. Prints wall time, wall time per
 reading, simulated seconds per wall second, and the IPC calls per reading that fast mode's wall time goes
-to (sleeps answered with a lease are the clock moves a Lambda made without asking the core).
+to.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def main() -> int:
             f"{1000 * publish / count:>11.2f} {count * PERIOD_S / publish:>13.1f}"
         )
         per_reading = ", ".join(f"{op} {n / count:.2f}" for op, n in result.ipc_calls.items())
-        print(f"  IPC calls per reading: {per_reading}; leased sleeps granted: {result.clock_leases}")
+        print(f"  IPC calls per reading: {per_reading}")
     baseline = rates[("faithful", groups[0])]
     for group in groups:
         ratio = rates[("fast", group)] / baseline

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.core.clock import Clock
+from harness.core.clock import Actor, Clock
 from harness.core.core import EmulatedCore, make_clock
 from harness.core.topics import topic_matches
 from harness.group import GroupDefinition, load_group
@@ -75,7 +75,7 @@ class Rig:
     def start(self) -> Rig:
         """Start the cloud (things registered, ML resources uploaded), deploy the group on the core, start
         the shadow sync and connect every device. On failure everything started is stopped again."""
-        self._actor = self.clock.actor(holds=True)
+        self._actor = self.clock.actor(Actor.DRIVER)
         self._actor.__enter__()
         try:
             fetch = None

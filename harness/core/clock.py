@@ -1,26 +1,33 @@
-"""Clocks the emulated core and its Lambdas share.
+"""Clocks the emulated core and its Lambdas share: the contract, and the two clocks that keep it.
 
-- `ScaledClock` (faithful mode at scale 1, real time): simulated time runs `scale` times faster than wall
-  time, for the core and, through the runtime's patch of `time`, inside each Lambda process.
-- `VirtualClock` (fast mode): discrete-event time. Simulated time stands still while anything in the
-  simulation is running, and jumps to the next wake-up once every actor (each thread of each Lambda
-  process, each registered harness thread) is blocked in a sleep, waiting for work or for a result, and no
-  work is queued. The tutorial's 8 x 1 s CPU sampling and 10 s periods then cost no wall time, and the
-  outcome does not depend on the machine's speed.
+The contract (what every clock does, `Clock` below; docs/clock.md says the same for users):
+- `time()` is the core's time: the shadow service's timestamps, the core log's, every alarm's.
+- `sleep(s)` waits `s` seconds of that time; `watch(until)` waits for the simulation to change (a look-again
+  point for `Rig.wait_for`); `call_at(when, f)` runs `f` then (None where wall time schedules it).
+- Actors: the threads whose activity decides when simulated time may move. The core reports its Lambda
+  processes and their threads (`process_started`, `thread_started`, `blocked`...), queued work holds the
+  clock (`queued`), and a harness thread joins with `actor()`; the thread that drives a rig is a
+  `Actor.DRIVER`: time never moves while it does anything but wait through the clock.
 
-The core calls the hooks (process_started, blocked, queued...) for every change of activity; they are
-no-ops on a ScaledClock.
+The clocks:
+- `RealClock` (faithful mode): real time; the hooks do nothing. Lambdas keep Python's own time.
+- `VirtualClock` (fast mode): discrete-event time. Simulated time stands still while any actor runs, and
+  jumps to the next wake-up once every actor (each thread of each Lambda process, each harness actor) waits
+  in a sleep, for work or for a result, and no work a container is about to take is queued. The tutorial's
+  8 x 1 s CPU sampling and 10 s periods then cost no wall time, and outcomes do not depend on the machine.
 
-Leases (fast mode): a Lambda thread that sleeps while it is the only thing running, with nothing queued,
-gets a lease with its wake-up: until the next timer anyone else set, it may advance the shared clock itself
-(it is the only one who could act before then), so its next sleeps cost no round trip to the core. The
-republish Lambda's 8 x 1 s sampling is the case in point. Any change of activity in the core revokes the
-lease (a new epoch in the clock file), before the clock moves or anyone else can act.
+What fast mode virtualises inside a Lambda process (raincheck_clock_patches.py): `time.time`,
+`time.monotonic`, `time.sleep`, and every wait that goes through `threading.Condition` (Event, Queue,
+Timer, Barrier, Semaphore), timed or not. Not virtualised: `time.perf_counter`, `time.process_time`,
+`Thread.join(timeout)`, lock acquires with a timeout, select/poll/socket timeouts, subprocesses. Such a
+wait is seen as an actor running without using CPU; after CPU_IDLE_STALL_S of that, time moves on
+without it (the stall escape, logged), except for a DRIVER.
 """
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import heapq
 import itertools
 import logging
@@ -29,13 +36,14 @@ import os
 import threading
 import time as _time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from harness.core.runtime_modules.raincheck_clockfile import LAYOUT, ClockFile
 
 logger = logging.getLogger("raincheck.core.clock")
-# The clock file, shared with Lambda processes through mmap: the virtual now, then the lease epoch.
+# The clock file, shared with Lambda processes through mmap: the simulated now.
 CLOCK_FILE_FORMAT = LAYOUT.format
 # An actor that neither blocks on the clock nor uses CPU for this long is waiting on something else.
 CPU_IDLE_STALL_S = 0.5
@@ -45,19 +53,73 @@ MAX_EARLY_WAKES = 10_000
 WATCH_POLL_S = 0.1
 
 
-class Clock:
-    """Hooks the core calls as activity changes; a clock that does not need them ignores them."""
+class Actor(enum.Enum):
+    """Who an entry of the clock's ledger is, which decides how the stall escape treats it."""
 
-    wall_scale: float = 1.0  # simulated seconds per wall second, for wall-time guards
+    LAMBDA_PROCESS = "lambda process"  # its threads are counted; CPU read from /proc/<pid>
+    HARNESS_THREAD = "harness thread"  # a thread of the harness inside actor(); CPU from its own stat
+    DRIVER = "driver"  # the thread that drives a rig: never skipped, time waits for it
+
+
+class Clock(Protocol):
+    """What the core, the rig and the harness's threads use of a clock (see the module docstring)."""
+
+    simulated: bool  # True when time moves only as the simulation lets it (fast mode)
+
+    def time(self) -> float: ...
+    def sleep(self, seconds: float) -> None: ...
+    def watch(self, until: float | None) -> bool: ...
+    def call_at(self, when: float, callback: Callable[[], None]) -> object | None: ...
+    def cancel(self, handle: object | None) -> None: ...
+    def actor(self, kind: Actor = Actor.HARNESS_THREAD) -> contextlib.AbstractContextManager[None]: ...
+    def wall_guard_s(self, timeout_s: float) -> float: ...
+    def to_env(self) -> dict[str, str]: ...
+    def stop(self) -> None: ...
+    # The core's reports of its Lambdas' activity.
+    def process_started(self, token: str, pid: int | None = None) -> None: ...
+    def process_ended(self, token: str) -> None: ...
+    def attach_pid(self, token: str, pid: int) -> None: ...
+    def thread_started(self, token: str) -> None: ...
+    def thread_ended(self, token: str) -> None: ...
+    def queued(self, count: int) -> None: ...
+    def blocked(self, token: str) -> contextlib.AbstractContextManager[None]: ...
+    def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> None: ...
+    def wake(self, token: str, wake_ids: list[str]) -> int: ...
+
+
+class RealClock:
+    """Real time (faithful mode): the Lambdas keep Python's own clock, and every hook is a no-op."""
+
+    simulated = False
 
     def time(self) -> float:
-        raise NotImplementedError
+        return _time.time()
 
     def sleep(self, seconds: float) -> None:
-        raise NotImplementedError
+        if seconds < 0:
+            raise ValueError("sleep length must be non-negative")
+        _time.sleep(seconds)
+
+    def watch(self, until: float | None) -> bool:
+        self.sleep(WATCH_POLL_S if until is None else min(WATCH_POLL_S, max(0.0, until - self.time())))
+        return True
+
+    def call_at(self, when: float, callback: Callable[[], None]) -> object | None:
+        return None  # the caller schedules in wall time
+
+    def cancel(self, handle: object | None) -> None: ...
+
+    @contextlib.contextmanager
+    def actor(self, kind: Actor = Actor.HARNESS_THREAD) -> Iterator[None]:
+        yield
+
+    def wall_guard_s(self, timeout_s: float) -> float:
+        return timeout_s
 
     def to_env(self) -> dict[str, str]:
         return {}
+
+    def stop(self) -> None: ...
 
     def process_started(self, token: str, pid: int | None = None) -> None: ...
     def process_ended(self, token: str) -> None: ...
@@ -70,95 +132,28 @@ class Clock:
     def blocked(self, token: str) -> Iterator[None]:
         yield
 
-    @contextlib.contextmanager
-    def actor(self, holds: bool = False) -> Iterator[None]:
-        yield
-
-    def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> Lease | None:
-        """A Lambda process's thread sleeps (virtual clocks only); it may come back with a lease."""
-        raise NotImplementedError(f"{type(self).__name__} has no IPC sleep")
-
-    def watch(self, until: float | None) -> bool:
-        """The calling thread waits for the simulation to change, at most until `until` on this clock
-        (and a short wall time): a look-again point for a condition being waited for. Returns whether
-        something changed (real time always does)."""
-        self.sleep(WATCH_POLL_S if until is None else min(WATCH_POLL_S, max(0.0, until - self.time())))
-        return True
+    def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> None:
+        raise RuntimeError("Lambdas sleep in real time in faithful mode: there is no clock to ask")
 
     def wake(self, token: str, wake_ids: list[str]) -> int:
-        """Wake sleepers of `token` by their wake ids now (virtual clocks only)."""
-        raise NotImplementedError(f"{type(self).__name__} has no IPC wake")
-
-    def call_at(self, when: float, callback: Callable[[], None]) -> object | None:
-        """Run `callback` at simulated time `when`, where the clock schedules; None where it does not."""
-        return None
-
-    def wall_guard_s(self, timeout_s: float) -> float:
-        """Wall time after which a running invocation is ended whatever the clock says."""
-        return timeout_s / self.wall_scale
-
-    def cancel(self, handle: object | None) -> None: ...
-
-    def stop(self) -> None: ...
-
-
-@dataclass
-class ScaledClock(Clock):
-    scale: float = 1.0
-    # Simulated time starts at the wall time the clock was made, so timestamps look current.
-    origin_wall_s: float = field(default_factory=_time.time)
-    origin_monotonic_s: float = field(default_factory=_time.monotonic)
-
-    def __post_init__(self) -> None:
-        if not self.scale > 0:
-            raise ValueError(f"clock scale must be positive, got {self.scale!r}")
-        self.wall_scale = self.scale
-
-    def time(self) -> float:
-        return self.origin_wall_s + (_time.monotonic() - self.origin_monotonic_s) * self.scale
-
-    def monotonic(self) -> float:
-        return self.origin_monotonic_s + (_time.monotonic() - self.origin_monotonic_s) * self.scale
-
-    def sleep(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        _time.sleep(seconds / self.scale)
-
-    def to_env(self) -> dict[str, str]:
-        """How a Lambda process rebuilds the same clock (see raincheck_lambda_runtime)."""
-        return {
-            "RAINCHECK_CLOCK": "scaled",
-            "RAINCHECK_CLOCK_SCALE": repr(self.scale),
-            "RAINCHECK_CLOCK_ORIGIN_WALL_S": repr(self.origin_wall_s),
-            "RAINCHECK_CLOCK_ORIGIN_MONOTONIC_S": repr(self.origin_monotonic_s),
-        }
-
-
-@dataclass(frozen=True)
-class Lease:
-    """Who holds it may move the clock itself to any time before `until` (None: no other timer at all),
-    while the clock file's epoch is still `epoch`."""
-
-    until: float | None
-    epoch: int
+        raise RuntimeError("Lambdas wait in real time in faithful mode: there is no clock to ask")
 
 
 @dataclass
 class _Activity:
+    kind: Actor
     alive: int = 1
     blocked: int = 0
     pid: int | None = None
     native_thread_id: int | None = None
     cpu_ticks: int = -1
     cpu_seen_at: float = 0.0
-    holds: bool = False  # never skipped by the stall escape: time waits for it, however long it takes
 
 
-class VirtualClock(Clock):
+class VirtualClock:
     """Discrete-event simulated time shared by the core and its Lambda processes (fast mode)."""
 
-    wall_scale = 1.0
+    simulated = True
 
     def __init__(self, clock_file: Path, start_s: float | None = None) -> None:
         start = float(_time.time() if start_s is None else start_s)
@@ -176,12 +171,9 @@ class VirtualClock(Clock):
         self._early_wakes: dict[tuple[str, str], None] = {}
         self._sequence = itertools.count()
         self._stopping = False
-        self._epoch = 0
-        self._lease_holder: str | None = None
         self._changes = 0  # bumped by every change of activity or time: what watchers wait for
         self._watchers: dict[str, tuple[int, threading.Event, int | None]] = {}  # token: (seen, wake, timer)
         self.advances = 0
-        self.leases = 0
         self.stall_advances = 0
         self._thread = threading.Thread(target=self._run, name="virtual-clock", daemon=True)
         self._thread.start()
@@ -189,7 +181,6 @@ class VirtualClock(Clock):
     # -- reading ---------------------------------------------------------------------------------
     @property
     def now(self) -> float:
-        """Read from the clock file: a lease holder may have moved it."""
         return self._shared.now
 
     def time(self) -> float:
@@ -208,13 +199,13 @@ class VirtualClock(Clock):
     # -- activity ledger -------------------------------------------------------------------------
     def process_started(self, token: str, pid: int | None = None) -> None:
         with self._cv:
-            self._revoke_lease()
-            self._activity[token] = _Activity(pid=pid)
+            self._changed()
+            self._activity[token] = _Activity(Actor.LAMBDA_PROCESS, pid=pid)
             self._cv.notify_all()
 
     def process_ended(self, token: str) -> None:
         with self._cv:
-            self._revoke_lease()
+            self._changed()
             self._activity.pop(token, None)
             for key in [key for key in self._wakeable if key[0] == token]:
                 self._wakeable.pop(key)[1].set()  # its handler must not wait for a dead process's wake
@@ -236,7 +227,7 @@ class VirtualClock(Clock):
 
     def queued(self, count: int) -> None:
         with self._cv:
-            self._revoke_lease()
+            self._changed()
             self._queued += count
             self._settle()
 
@@ -249,18 +240,18 @@ class VirtualClock(Clock):
             self._change(token, blocked=-1)
 
     @contextlib.contextmanager
-    def actor(self, holds: bool = False) -> Iterator[None]:
-        """Count the calling harness thread as part of the simulation while inside the block. With `holds`
-        simulated time never moves while it runs, even when it uses no CPU (a wall-time sleep or poll):
-        the thread that drives a rig."""
+    def actor(self, kind: Actor = Actor.HARNESS_THREAD) -> Iterator[None]:
+        """Count the calling harness thread as part of the simulation while inside the block. A DRIVER
+        holds simulated time while it runs, even when it uses no CPU (a wall-time sleep or poll): the
+        thread that drives a rig."""
         token = self._local_token()
         with self._cv:
             if token in self._activity:  # already an actor (a rig's driving thread): nothing changes
                 nested = True
             else:
                 nested = False
-                self._revoke_lease()
-                self._activity[token] = _Activity(native_thread_id=threading.get_native_id(), holds=holds)
+                self._changed()
+                self._activity[token] = _harness_thread(kind)
         try:
             yield
         finally:
@@ -274,15 +265,15 @@ class VirtualClock(Clock):
         with self._cv:
             registered = token in self._activity
             if not registered:
-                self._revoke_lease()
-                self._activity[token] = _Activity(native_thread_id=threading.get_native_id())
+                self._changed()
+                self._activity[token] = _harness_thread()
         try:
             self.sleep_for(token, seconds)
         finally:
             if not registered:
                 self.process_ended(token)
 
-    def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> Lease | None:
+    def sleep_for(self, token: str, seconds: float | None, wake_id: str | None = None) -> None:
         """A thread of `token` sleeps `seconds` of simulated time, or with `seconds` None until woken.
         With a `wake_id`, `wake` may end the sleep early (a Lambda's Condition was notified)."""
         if seconds is None and wake_id is None:
@@ -295,7 +286,7 @@ class VirtualClock(Clock):
         with self._cv:
             if self._stopping:
                 return None  # the simulation is over: nothing will ever wake a sleeper
-            self._revoke_lease()  # before reading now: a holder must not move it under this sleep
+            self._changed()
             if wake_id is not None and (token, wake_id) in self._early_wakes:
                 del self._early_wakes[(token, wake_id)]
                 return None  # notified before this sleep got here: it is over before it began
@@ -306,9 +297,9 @@ class VirtualClock(Clock):
             if wake_id is not None:
                 self._wakeable[(token, wake_id)] = (sequence, wake)
             self._bump(token, blocked=+1)
-            if wake.is_set():  # woken right here: maybe the only one who can act until the next timer
+            if wake.is_set():  # woken right here, by its own change: its time had come
                 self._wakeable.pop((token, wake_id), None)
-                return self._grant_lease(token)
+                return None
         wake.wait()  # whoever wakes us counts us as running again before it sets the event
         if wake_id is not None:
             with self._cv:
@@ -328,7 +319,7 @@ class VirtualClock(Clock):
             if self._stopping:
                 return True
             if token not in self._activity:
-                self._activity[token] = _Activity(native_thread_id=threading.get_native_id())
+                self._activity[token] = _harness_thread()
             sequence = None
             if until is not None and until > self.now:
                 sequence = next(self._sequence)
@@ -351,7 +342,7 @@ class VirtualClock(Clock):
         """Wake `token`'s sleepers with these ids at the current simulated time; how many were asleep."""
         woken = 0
         with self._cv:
-            self._revoke_lease()
+            self._changed()
             for wake_id in wake_ids:
                 record = self._wakeable.pop((token, wake_id), None)
                 if record is None:  # its sleep is still on its way (or its time came first)
@@ -370,7 +361,7 @@ class VirtualClock(Clock):
 
     def call_at(self, when: float, callback: Callable[[], None]) -> object:
         with self._cv:
-            self._revoke_lease()
+            self._changed()
             sequence = next(self._sequence)
             heapq.heappush(self._timers, (when, sequence, "", callback))
             self._cv.notify_all()
@@ -383,7 +374,7 @@ class VirtualClock(Clock):
 
     def stop(self) -> None:
         with self._cv:
-            self._revoke_lease()
+            self._changed()
             self._stopping = True
             timers, self._timers = self._timers, []
             waiting = [event for _sequence, event in self._wakeable.values()]
@@ -408,29 +399,12 @@ class VirtualClock(Clock):
         with self._cv:
             self._bump(token, alive, blocked)
 
-    def _grant_lease(self, token: str) -> Lease | None:
-        if token.startswith("local:"):
-            return None  # a harness thread sleeps inline in this process anyway: nothing to save
-        running = self._running()
-        # Woken inline means every other thread of this process waits too: only the process is checked.
-        if self._queued or self._stopping or len(running) != 1 or running[0][0] != token:
-            return None
-        self._lease_holder = token
-        self.leases += 1
-        # Cancelled timers still bound it: a lease that ends early only costs a round trip.
-        return Lease(self._timers[0][0] if self._timers else None, self._epoch)
-
-    def _revoke_lease(self) -> None:
-        """Called with the lock held before any change the lease holder did not make itself."""
+    def _changed(self) -> None:
+        """Called with the lock held at every change of activity or time: what watchers wait for."""
         self._changes += 1
-        if self._lease_holder is not None:
-            self._lease_holder = None
-            self._epoch += 1
-            with self._shared.locked():  # after this, no holder moves the clock on the old lease
-                self._shared.epoch = self._epoch
 
     def _bump(self, token: str, alive: int = 0, blocked: int = 0) -> None:
-        self._revoke_lease()
+        self._changed()
         activity = self._activity.get(token)
         if activity is not None:
             activity.alive += alive
@@ -479,7 +453,7 @@ class VirtualClock(Clock):
                 quiet = not self._cv.wait(timeout=CPU_IDLE_STALL_S / 2)
 
     def _advance(self) -> None:
-        self._revoke_lease()  # the stall escape may move time past a holder that stopped using CPU
+        self._changed()
         when, sequence, token, target = heapq.heappop(self._timers)
         if when > self.now:
             self._shared.now = when
@@ -518,7 +492,7 @@ class VirtualClock(Clock):
         """True when every actor counted as running has used no CPU for CPU_IDLE_STALL_S: it waits on
         something the clock cannot see (an untimed lock or queue), so time must go on without it."""
         now = _time.monotonic()
-        if any(activity.holds for _token, activity in running):
+        if any(activity.kind is Actor.DRIVER for _token, activity in running):
             return False
         for _token, activity in running:
             ticks = _cpu_ticks(activity.pid, activity.native_thread_id)
@@ -532,6 +506,10 @@ class VirtualClock(Clock):
             names = ", ".join(token for token, _ in running)
             logger.warning("Clock advanced past idle actors waiting outside the clock: %s", names)
         return True
+
+
+def _harness_thread(kind: Actor = Actor.HARNESS_THREAD) -> _Activity:
+    return _Activity(kind, native_thread_id=threading.get_native_id())
 
 
 def _cpu_ticks(pid: int | None, native_thread_id: int | None) -> int:

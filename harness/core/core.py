@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from harness.core.clock import Clock, Lease, ScaledClock, VirtualClock
+from harness.core.clock import Clock, RealClock, VirtualClock
 from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 from harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
 from harness.core.ipc_server import IPCError, IPCServer
@@ -52,12 +52,12 @@ MessageSink = Callable[[str, bytes], None]
 
 
 def make_clock(mode: str, workdir: Path) -> Clock:
-    """The clock of a mode: `fast` is simulated time that jumps when everything waits (VirtualClock);
-    `faithful` is real time (ScaledClock at scale 1)."""
+    """The clock of a mode: `fast` (the default everywhere) is simulated time that jumps when everything
+    waits (VirtualClock); `faithful` is real time (RealClock)."""
     if mode == "fast":
         return VirtualClock(Path(workdir) / "clock.bin")
     if mode == "faithful":
-        return ScaledClock(1.0)
+        return RealClock()
     raise ValueError(f"unknown core mode {mode!r}: choose fast or faithful")
 
 
@@ -83,14 +83,14 @@ class EmulatedCore:
     ) -> None:
         self.group = group
         self.workdir = Path(workdir).resolve()
-        self.clock = clock or ScaledClock(1.0)
+        self.clock = clock or make_clock("fast", self.workdir)
         self.fetch_resource = fetch_resource
         self.cloud_sink = cloud_sink
         self.max_message_bytes = max_message_bytes
         self.oversized_messages = 0
         # The Lambdas' IPC wire: frames where time is simulated (IPC round trips are then most of the
         # wall time), the HTTP contract otherwise. Both carry the same calls (harness.core.ipc_server).
-        self.ipc_wire = ipc_wire or ("frames" if isinstance(self.clock, VirtualClock) else "http")
+        self.ipc_wire = ipc_wire or ("frames" if self.clock.simulated else "http")
         if self.ipc_wire not in ("http", "frames"):
             raise ValueError(f"unknown IPC wire {self.ipc_wire!r}: choose http or frames")
         self.logs_dir = self.workdir / "logs"
@@ -388,11 +388,11 @@ class EmulatedCore:
             with self._results_lock:
                 self._results.pop(invocation_id, None)
 
-    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> Lease | None:
-        """A thread of a Lambda process sleeps in simulated time (fast mode), maybe waking with a lease.
+    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> None:
+        """A thread of a Lambda process sleeps in simulated time (fast mode).
         With a wake id (a timed or untimed Condition wait) `clock_wake` may end it early."""
         self._caller(token)
-        return self.clock.sleep_for(token, seconds, wake_id or None)
+        self.clock.sleep_for(token, seconds, wake_id or None)
 
     def clock_wake(self, token: str, wake_ids: list[str]) -> None:
         """A Lambda notified a Condition: its waiters with these ids run again now."""

@@ -31,7 +31,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.clock import Clock, ScaledClock
+from harness.core.clock import Clock
 from harness.core.runtime_modules import RUNTIME_MODULES_DIR
 from harness.core.sandbox import PACKAGE_MOUNT, RUNTIME_MOUNT, ContainerSpec, container_command
 
@@ -105,9 +105,9 @@ class FunctionConfig:
 class FunctionHost:
     """Runs one Lambda function's containers and hands them their work."""
 
-    def __init__(self, config: FunctionConfig, clock: Clock | None = None) -> None:
+    def __init__(self, config: FunctionConfig, clock: Clock) -> None:
         self.config = config
-        self.clock = clock or ScaledClock(1.0)
+        self.clock = clock
         self.logger = logging.getLogger(f"raincheck.core.functions.{config.name}")
         self.queue: deque[Invocation] = deque()
         self.containers: dict[str, Container] = {}
@@ -398,7 +398,7 @@ class FunctionHost:
         self._restart_delay_s = min(2 * delay_s, RESTART_DELAY_MAX_S)
         # In simulated time where the clock schedules (fast mode), else after a wall-time delay.
         if self.clock.call_at(self.clock.time() + delay_s, self._restart_pinned) is None:
-            timer = threading.Timer(delay_s / self.clock.wall_scale, self._restart_pinned)
+            timer = threading.Timer(delay_s, self._restart_pinned)
             timer.daemon = True
             timer.start()
         return delay_s

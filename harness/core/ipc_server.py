@@ -32,7 +32,6 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
-from harness.core.clock import Lease
 from harness.core.functions import Invocation, WorkResult
 from harness.core.runtime_modules.raincheck_frames import FrameError, encode_frame, read_frame
 
@@ -49,7 +48,7 @@ class Dispatcher(Protocol):
     def complete_work(
         self, token: str, function_arn: str, invocation_id: str, result: WorkResult
     ) -> bool: ...
-    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> Lease | None: ...
+    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> None: ...
     def clock_wake(self, token: str, wake_ids: list[str]) -> None: ...
     def clock_thread(self, token: str, event: str) -> None: ...
 
@@ -86,7 +85,6 @@ class Answer:
     client_context: str = ""
     function_error: str = ""
     result: WorkResult | None = None  # an invocation's result, answered with the invoke itself
-    lease: Lease | None = None  # a sleeper's lease on the simulated clock (harness.core.clock)
 
 
 def serve_request(
@@ -137,7 +135,8 @@ def _serve(dispatcher: Dispatcher, request: Request, result_timeout_s: float, in
             raise IPCError(HTTPStatus.BAD_REQUEST, "a sleep without seconds needs a wake id")
         if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
             raise IPCError(HTTPStatus.BAD_REQUEST, f"sleep needs seconds >= 0, got {seconds!r}")
-        return Answer(HTTPStatus.OK, lease=dispatcher.clock_sleep(token, seconds, request.wake_id))
+        dispatcher.clock_sleep(token, seconds, request.wake_id)
+        return Answer(HTTPStatus.OK)
     if op == "wake":
         dispatcher.clock_wake(token, list(request.wake_ids))
         return Answer(HTTPStatus.OK)
@@ -295,10 +294,6 @@ class _FramesHandler(socketserver.StreamRequestHandler):
             meta["ctx"] = answer.client_context
         if answer.function_error:
             meta["err"] = answer.function_error
-        if answer.lease is not None:
-            until = answer.lease.until
-            meta["lease_until"] = "" if until is None else repr(until)
-            meta["lease_epoch"] = str(answer.lease.epoch)
         body = answer.body
         if answer.result is not None:
             meta["result"] = "1"

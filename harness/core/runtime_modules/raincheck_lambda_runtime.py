@@ -37,11 +37,8 @@ _set_import_path(os.environ)
 
 import base64  # noqa: E402 - the import path is set first
 import builtins  # noqa: E402
-import collections  # noqa: E402
-import contextlib  # noqa: E402
 import importlib  # noqa: E402
 import io  # noqa: E402
-import itertools  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
 import threading  # noqa: E402
@@ -51,6 +48,9 @@ import uuid  # noqa: E402
 
 from greengrass_common.env_vars import MY_FUNCTION_ARN  # noqa: E402
 from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException  # noqa: E402
+from raincheck_clock_client import ClockClient  # noqa: E402
+from raincheck_clock_patches import VirtualTime  # noqa: E402
+from raincheck_clock_patches import install as install_virtual_time  # noqa: E402
 from raincheck_clockfile import ClockFile  # noqa: E402
 
 SYS_PREFIX = "/sys/"
@@ -120,167 +120,11 @@ def configure_logging():
 
 
 def install_clock(environ):
-    """Make this process follow the core's clock: `time.time/monotonic/sleep` use simulated time, and
-    in fast mode so do the waits of `threading.Condition` (Event, Queue, Timer...) with or without a
-    timeout; a scaled clock scales timed `threading.Event.wait`."""
-    kind = environ.get("RAINCHECK_CLOCK", "scaled")
-    if kind == "virtual":
-        _install_virtual_clock(environ["RAINCHECK_CLOCK_FILE"])
-    elif float(environ.get("RAINCHECK_CLOCK_SCALE", "1")) != 1.0:
-        _install_scaled_clock(environ)
-
-
-def _install_scaled_clock(environ):
-    scale = float(environ["RAINCHECK_CLOCK_SCALE"])
-    origin_wall = float(environ["RAINCHECK_CLOCK_ORIGIN_WALL_S"])
-    origin_monotonic = float(environ["RAINCHECK_CLOCK_ORIGIN_MONOTONIC_S"])
-    real_monotonic, real_sleep = time.monotonic, time.sleep
-    real_event_wait = threading.Event.wait
-
-    def scaled_time():
-        return origin_wall + (real_monotonic() - origin_monotonic) * scale
-
-    def scaled_monotonic():
-        return origin_monotonic + (real_monotonic() - origin_monotonic) * scale
-
-    def scaled_sleep(seconds):
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        real_sleep(seconds / scale)
-
-    def scaled_event_wait(self, timeout=None):
-        return real_event_wait(self, None if timeout is None else timeout / scale)
-
-    time.time, time.monotonic, time.sleep = scaled_time, scaled_monotonic, scaled_sleep
-    threading.Event.wait = scaled_event_wait
-
-
-def _install_virtual_clock(clock_file):
-    """Discrete-event time: reading it is a look at the core's clock file; sleeping asks the core, which
-    wakes us when simulated time gets there. Threads are announced so the core knows who may still act.
-
-    A sleep the core answers with a lease (we were the only one running, see harness.core.clock) lets this
-    thread's next sleeps move the clock file itself, up to the lease's end and while its epoch holds."""
-    shared = ClockFile(clock_file)
-    ipc = IPCClient()
-    real_sleep = time.sleep
-    real_start = threading.Thread.start
-    leases = threading.local()
-    known = threading.local()  # set in the threads the core counts: the main thread and announced ones
-    known.counted = True
-    forked = []
-
-    def in_forked_child():
-        # A forked child is no actor the core knows of: no moves on its parent's lease, and its waits
-        # must not count as its parent's.
-        leases.__dict__.clear()
-        forked.append(True)
-
-    os.register_at_fork(after_in_child=in_forked_child)
-
-    def virtual_time():
-        return shared.now
-
-    def sleep_on_clock(seconds, wake_id=""):
-        """Move the clock on this thread's lease if it still holds, else ask the core (maybe for a new
-        one). On a lease nobody else can run, so nobody can notify a wait: it just times out."""
-        lease = getattr(leases, "current", None)
-        if lease is not None and shared.move_on_lease(lease["epoch"], seconds, lease["until"]):
-            return
-        leases.current = ipc.clock_sleep(seconds, wake_id)
-
-    def virtual_sleep(seconds):
-        if seconds < 0:
-            raise ValueError("sleep length must be non-negative")
-        if seconds == 0:
-            real_sleep(0)
-            return
-        sleep_on_clock(seconds)
-
-    def virtual_condition_wait(self, timeout=None):
-        # Condition.wait is what Event.wait, Queue.get/put, Timer, Barrier and Semaphore wait through.
-        # The thread sleeps on the core's clock (timed, or until woken), so the core counts it as
-        # waiting and a notify wakes it at the current simulated time.
-        if not self._is_owned():
-            raise RuntimeError("cannot wait on un-acquired lock")
-        if forked or not getattr(known, "counted", False):
-            return real_wait(self, timeout)  # a thread the core does not count (C callbacks, _thread)
-        if timeout is not None and timeout <= 0:  # a non-blocking try, as in CPython: no sleep at all
-            self._acquire_restore(self._release_save())
-            return False
-        waiter = _Waiter(f"{os.getpid()}.{next(waiter_ids)}")
-        waiters = self.__dict__.setdefault("_raincheck_waiters", collections.deque())
-        waiters.append(waiter)
-        saved = self._release_save()
-        try:
-            if timeout is None:
-                ipc.clock_sleep(None, waiter.id)
-            else:
-                sleep_on_clock(timeout, waiter.id)
-        finally:
-            self._acquire_restore(saved)
-            if not waiter.notified:
-                with contextlib.suppress(ValueError):
-                    waiters.remove(waiter)
-        return waiter.notified
-
-    def virtual_notify(self, n=1):
-        if not self._is_owned():
-            raise RuntimeError("cannot notify on un-acquired lock")
-        waiters = self.__dict__.get("_raincheck_waiters")
-        woken = []
-        while waiters and len(woken) < n:
-            waiter = waiters.popleft()
-            waiter.notified = True
-            woken.append(waiter.id)
-        if woken:  # they run again, in the core's ledger, before this thread goes on
-            ipc.clock_wake(woken)
-        if n > len(woken):
-            real_notify(self, n - len(woken))  # real waits: uncounted threads, or begun before install
-
-    def virtual_notify_all(self):
-        virtual_notify(self, sys.maxsize)
-
-    def announced_start(thread):
-        ipc.clock_thread("start")
-        run = thread.run
-
-        def run_and_announce_end():
-            known.counted = True
-            try:
-                run()
-            finally:
-                ipc.clock_thread("end")
-
-        thread.run = run_and_announce_end
-        try:
-            real_start(thread)
-        except Exception:
-            ipc.clock_thread("end")
-            raise
-
-    waiter_ids = itertools.count()
-    real_wait = threading.Condition.wait
-    real_notify = threading.Condition.notify
-    time.time = time.monotonic = virtual_time
-    time.sleep = virtual_sleep
-    threading.Condition.wait = virtual_condition_wait
-    threading.Condition.notify = virtual_notify
-    threading.Condition.notify_all = virtual_notify_all
-    threading._time = virtual_time  # wait_for, Barrier and Semaphore time their waits with it
-    if "queue" in sys.modules:  # bound `from time import monotonic as time` at its import
-        sys.modules["queue"].time = virtual_time
-    threading.Thread.start = announced_start
-
-
-class _Waiter:
-    """One thread waiting on a Condition under the virtual clock."""
-
-    __slots__ = ("id", "notified")
-
-    def __init__(self, waiter_id):
-        self.id = waiter_id
-        self.notified = False
+    """In fast mode, make this process follow the core's simulated clock (raincheck_clock_patches); in
+    faithful mode Python's own clock is the core's."""
+    if environ.get("RAINCHECK_CLOCK") == "virtual":
+        shared = ClockFile(environ["RAINCHECK_CLOCK_FILE"])
+        install_virtual_time(VirtualTime(lambda: shared.now, ClockClient(IPCClient())))
 
 
 def install_sysfs(environ):

@@ -6,8 +6,6 @@ asserted through the simulated times the actors record, not through wall timings
 
 import logging
 import struct
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,9 +17,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.core import clock as clock_module
-from harness.core.clock import CLOCK_FILE_FORMAT, CPU_IDLE_STALL_S, Lease, ScaledClock, VirtualClock
-from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.runtime_modules.raincheck_clockfile import ClockFile
+from harness.core.clock import (
+    CLOCK_FILE_FORMAT,
+    CPU_IDLE_STALL_S,
+    WATCH_POLL_S,
+    Actor,
+    RealClock,
+    VirtualClock,
+)
 
 START = 1000.0
 JOIN_TIMEOUT_S = 10.0
@@ -372,7 +375,7 @@ def test_negative_sleeps_are_refused(clock):
     with pytest.raises(ValueError):
         clock.sleep(-1.0)
     with pytest.raises(ValueError):
-        ScaledClock(scale=2.0).sleep(-1.0)
+        RealClock().sleep(-1.0)
     assert clock.time() == START
 
 
@@ -380,26 +383,13 @@ def test_to_env_names_the_clock_file(clock):
     assert clock.to_env() == {"RAINCHECK_CLOCK": "virtual", "RAINCHECK_CLOCK_FILE": str(clock.clock_file)}
 
 
-def test_scaled_clock_runs_scale_times_faster_than_wall():
-    clock = ScaledClock(scale=50)
-    wall_before, simulated_before = time.monotonic(), clock.time()
-    monotonic_before = clock.monotonic()
-    clock.sleep(1.0)
-    wall_after, simulated_after = time.monotonic(), clock.time()
-    monotonic_after = clock.monotonic()
-
-    assert wall_after - wall_before < 0.5
-    assert 1.0 <= simulated_after - simulated_before < 10.0  # about one simulated second, not many
-    assert monotonic_after - monotonic_before >= 1.0
-    assert (simulated_after - simulated_before) / (wall_after - wall_before) > 20
-    assert clock.wall_scale == 50
-    assert abs(clock.time() - time.time()) < 60  # starts at the wall time it was made
-
-
-@pytest.mark.parametrize("scale", [0, -1.0, float("nan")])
-def test_scaled_clock_refuses_a_non_positive_scale(scale):
-    with pytest.raises(ValueError):
-        ScaledClock(scale=scale)
+def test_the_real_clock_is_real_time_and_leaves_scheduling_to_the_caller():
+    clock = RealClock()
+    assert not clock.simulated and abs(clock.time() - time.time()) < 1.0
+    assert clock.call_at(clock.time() + 1.0, lambda: None) is None  # wall-time timers are the caller's
+    assert clock.to_env() == {}  # the Lambdas keep Python's own clock
+    with pytest.raises(RuntimeError, match="real time in faithful mode"):
+        clock.sleep_for("lambda", 1.0)
 
 
 def test_sleep_after_stop_does_not_hang(tmp_path):
@@ -415,125 +405,59 @@ def test_sleeps_that_are_not_finite_and_non_negative_are_refused(clock, length):
         clock.sleep(length)
 
 
-# -- leases: a sole sleeper may move the clock itself until the next timer ------------------------
-def file_epoch(clock: VirtualClock) -> int:
-    return struct.unpack(CLOCK_FILE_FORMAT, clock.clock_file.read_bytes())[1]
+# -- the driver of a rig, and watchers ---------------------------------------------------------------
+def test_the_stall_escape_never_skips_a_driver(clock):
+    released = threading.Event()
+    sleeper_woke: list[float] = []
+
+    def driver() -> None:  # holds the clock in wall time, using no CPU: time must wait for it
+        with clock.actor(Actor.DRIVER):
+            released.wait(timeout=JOIN_TIMEOUT_S)
+
+    def sleeper() -> None:
+        with clock.actor():
+            clock.sleep(2.0)
+            sleeper_woke.append(clock.time())
+
+    clock.queued(+1)  # both are registered before time may move
+    driving = start_thread(driver, "driver")
+    sleeping = start_thread(sleeper, "sleeper")
+    time.sleep(0.1)
+    clock.queued(-1)
+    time.sleep(3 * CPU_IDLE_STALL_S)
+    assert sleeper_woke == [] and clock.time() == START and clock.stall_advances == 0
+    released.set()
+    join(driving, sleeping)
+    assert sleeper_woke == [START + 2.0]
 
 
-def test_a_sole_sleeper_wakes_with_a_lease_until_the_next_timer(clock, no_stall_escape):
-    clock.call_at(START + 5.0, lambda: None)
-    clock.process_started("lambda")
-    lease = clock.sleep_for("lambda", 1.0)  # nothing else runs: woken at once, in this very call
-    assert clock.time() == START + 1.0
-    assert lease == Lease(until=START + 5.0, epoch=file_epoch(clock))
-    assert clock.leases == 1
+def test_a_watcher_sees_each_settled_state_before_time_moves_on(clock, no_stall_escape):
+    looks: list[tuple[float, int]] = []
+    woke: list[float] = []
 
-
-def test_a_lease_holders_own_moves_of_the_clock_file_are_the_core_clocks_time(clock, no_stall_escape):
-    clock.process_started("lambda")
-    lease = clock.sleep_for("lambda", 1.0)
-    assert lease == Lease(until=None, epoch=file_epoch(clock))  # no other timer at all
-    with open(clock.clock_file, "r+b") as shared:  # what the Lambda runtime does for a leased sleep
-        shared.write(struct.pack("<d", START + 4.5))
-    assert clock.time() == START + 4.5
-    called_at: list[float] = []
-    clock.call_at(clock.time() + 1.0, lambda: called_at.append(clock.time()))
-    # The timer is due first: the clock thread runs it, then wakes the sleeper (no lease: not woken here).
-    assert clock.sleep_for("lambda", 2.0) is None
-    assert called_at == [START + 5.5]  # both counted from the time the holder set
-    assert clock.time() == START + 6.5
-
-
-@pytest.mark.parametrize(
-    "change",
-    [
-        lambda clock: clock.queued(+1),
-        lambda clock: clock.call_at(START + 2.0, lambda: None),
-        lambda clock: clock.process_started("another"),
-        lambda clock: clock.thread_started("lambda"),
-        lambda clock: clock.process_ended("lambda"),
-    ],
-    ids=["work queued", "timer set", "process started", "thread started", "process ended"],
-)
-def test_any_change_the_holder_did_not_make_revokes_the_lease(clock, no_stall_escape, change):
-    clock.call_at(START + 5.0, lambda: None)
-    clock.process_started("lambda")
-    lease = clock.sleep_for("lambda", 1.0)
-    assert lease is not None and lease.epoch == file_epoch(clock)
-    change(clock)
-    assert file_epoch(clock) != lease.epoch
-
-
-def test_no_lease_while_another_actor_runs(clock, no_stall_escape):
-    clock.process_started("lambda")
-    clock.process_started("busy")
-    leases: list[object] = []
-    sleeper = start_thread(lambda: leases.append(clock.sleep_for("lambda", 1.0)), "lambda")
-    other = start_thread(lambda: clock.sleep_for("busy", 3.0), "busy")  # now all wait: lambda wakes
-    join(sleeper)
-    assert leases == [None]  # woken by another's change: it was not alone when it slept
-    clock.process_ended("lambda")
-    join(other)
-    assert clock.time() == START + 3.0
-
-
-def test_a_harness_thread_gets_no_lease(clock, no_stall_escape):
-    with clock.actor():
+    def sleeper() -> None:
         for _ in range(3):
-            clock.sleep(1.0)  # alone: woken inline, but it sleeps in this process anyway
-    assert clock.time() == START + 3.0
-    assert clock.leases == 0
+            clock.sleep(1.0)
+            woke.append(clock.time())
+
+    with clock.actor(Actor.DRIVER):
+        (thread,) = start_actors(clock, {"sleeper": sleeper})
+        while len(woke) < 3:
+            clock.watch(START + 100.0)
+            looks.append((clock.time(), len(woke)))
+        join(thread)
+    # Every wake-up of the sleeper was seen at its own time: time never ran past a state unobserved.
+    assert [(t, n) for t, n in looks if n] == [(START + 1.0, 1), (START + 2.0, 2), (START + 3.0, 3)]
+    assert woke == [START + 1.0, START + 2.0, START + 3.0]
 
 
-# -- the clock file shared with Lambda processes ---------------------------------------------------
-MOVER = """
-import sys
-sys.path.insert(0, sys.argv[1])
-from raincheck_clockfile import ClockFile
-shared = ClockFile(sys.argv[2])
-print("ready", flush=True)
-moved = 0
-while moved < int(sys.argv[3]) and shared.move_on_lease(0, 1.0, None):
-    moved += 1
-print(moved, flush=True)
-"""
-
-
-def start_mover(tmp_path: Path, clock_path: Path, moves: int) -> subprocess.Popen[str]:
-    """A process moving the clock on a lease (epoch 0), as a Lambda runtime does for its sleeps."""
-
-    script = tmp_path / "mover.py"
-    script.write_text(MOVER)
-    command = [sys.executable, str(script), str(RUNTIME_MODULES_DIR), str(clock_path), str(moves)]
-    mover = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    assert mover.stdout is not None and mover.stdout.readline().strip() == "ready"
-    return mover
-
-
-def test_the_time_read_while_another_process_moves_it_is_never_half_written(tmp_path):
-    shared = ClockFile(tmp_path / "clock.bin", start_s=START)
-    mover = start_mover(tmp_path, tmp_path / "clock.bin", moves=200_000)
-    seen = []
-    while mover.poll() is None:
-        seen.append(shared.now)
-    mover.wait(timeout=JOIN_TIMEOUT_S)
-    assert len(seen) > 1000
-    assert min(seen) >= START  # a torn or zero-filled write would read as 0.0 or garbage
-    assert seen == sorted(seen)
-    assert shared.now == START + 200_000
-
-
-def test_once_the_epoch_is_bumped_under_the_lock_no_holder_moves_the_clock(tmp_path):
-    shared = ClockFile(tmp_path / "clock.bin", start_s=START)
-    mover = start_mover(tmp_path, tmp_path / "clock.bin", moves=10**9)
-    while shared.now < START + 1000:  # the holder is busy moving
-        pass
-    with shared.locked():  # what VirtualClock._revoke_lease does
-        shared.epoch = 1
-        revoked_at = shared.now
-    mover.wait(timeout=JOIN_TIMEOUT_S)
-    assert shared.now == revoked_at  # not one move after the revocation
-    assert mover.stdout is not None and int(mover.stdout.read()) == revoked_at - START
+def test_a_watcher_with_nothing_scheduled_keeps_time_still_then_may_jump_to_its_deadline(clock):
+    with clock.actor(Actor.DRIVER):
+        assert clock.watch(None) is False  # quiet: a wall-time look, time unchanged
+        assert clock.time() == START
+        assert clock.watch(START + 30.0) is True  # its deadline is the only timer: time goes there
+        assert clock.time() == START + 30.0
+    assert WATCH_POLL_S < 1.0
 
 
 # -- wakes: a Lambda's notified Condition ends its waiter's sleep at the current time -------------

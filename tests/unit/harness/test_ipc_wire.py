@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from harness.core.clock import Lease
 from harness.core.functions import Invocation, WorkResult
 from harness.core.ipc_server import IPCError, IPCServer
 from harness.core.runtime_modules import RUNTIME_MODULES_DIR
@@ -28,6 +27,7 @@ if str(RUNTIME_MODULES_DIR) not in sys.path:
     sys.path.append(str(RUNTIME_MODULES_DIR))
 import greengrass_ipc_python_sdk.ipc_client as ipc_client_module  # noqa: E402
 from greengrass_ipc_python_sdk.ipc_client import GetWorkResultOutput, IPCClient, IPCException  # noqa: E402
+from raincheck_clock_client import ClockClient  # noqa: E402
 
 TOKEN = "t0ken"
 INSTANT = "arn:aws:lambda:::function:GGShadowService"  # answers at once, like the shadow service
@@ -70,10 +70,9 @@ class FakeDispatcher:
         self.completed.append((function_arn, invocation_id, result))
         return invocation_id == "work-1"
 
-    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> Lease | None:
+    def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> None:
         self._check(token)
         self.slept.append((seconds, wake_id))
-        return Lease(until=1012.5, epoch=3)
 
     def clock_wake(self, token: str, wake_ids: list[str]) -> None:
         self._check(token)
@@ -136,7 +135,8 @@ def test_a_broken_frame_is_a_frame_error_naming_the_problem(raw, reason):
 
 # -- both wires, same calls ------------------------------------------------------------------------
 def run_calls(ipc: IPCClient) -> dict:
-    """Every call of the runtime IPC once; what the client got back."""
+    """Every call of the runtime IPC once, the clock's on its own client; what the clients got back."""
+    clock = ClockClient(ipc)
     instant_id = ipc.post_work(INSTANT, b'"hi"', "", "RequestResponse")
     slow_id = ipc.post_work(SLOW, b"{}", "", "Event")
     work = ipc.get_work(SLOW)
@@ -146,10 +146,9 @@ def run_calls(ipc: IPCClient) -> dict:
         "instant": ipc.get_work_result(INSTANT, instant_id)._replace(invocation_id="-"),
         "slow_id_given": bool(slow_id),
         "work": work,
-        "lease": ipc.clock_sleep(1.5),
-        "waits": (ipc.clock_sleep(2.5, "7"), ipc.clock_sleep(None, "8")),
-        "thread": ipc.clock_thread("start"),
-        "wake": ipc.clock_wake(["7", "8"]),
+        "sleeps": (clock.sleep(1.5), clock.sleep(2.5, "7"), clock.sleep(None, "8")),
+        "thread": clock.thread("start"),
+        "wake": clock.wake(["7", "8"]),
     }
 
 
@@ -168,8 +167,7 @@ def test_both_wires_carry_every_call_to_the_dispatcher(served, wire):
     assert dispatcher.slept == [(1.5, ""), (2.5, "7"), (None, "8")]  # None: until woken
     assert dispatcher.woken == [["7", "8"]]
     assert dispatcher.thread_events == ["start"]
-    # Only the frames wire carries a lease; the HTTP contract has no place for one.
-    assert got["lease"] == ({"until": 1012.5, "epoch": 3} if wire == "frames" else None)
+    assert got["sleeps"] == (None, None, None) and got["wake"] is None
 
 
 def test_frames_answer_a_ready_result_with_the_invoke_itself(served):
@@ -189,7 +187,7 @@ def test_errors_come_back_as_ipc_exceptions_with_the_status_on_both_wires(served
     with pytest.raises(IPCException, match="404"):
         ipc.get_work_result(SLOW, "no-such-invocation")
     with pytest.raises(IPCException, match="400"):
-        ipc.clock_thread("sideways")
+        ClockClient(ipc).thread("sideways")
     assert ipc.get_work(SLOW).invocation_id == "work-1"  # the connection is still usable
 
 

@@ -88,27 +88,10 @@ class IPCClient:
             function_arn, GetWorkResultOutput(_bytes(handler_err), invocation_id, "Handled")
         )
 
-    # -- raincheck's simulated clock (fast mode); a real core has no such calls ---------------------
-    def clock_sleep(self, seconds, wake_id=""):
-        """Sleep in simulated time (`seconds` None: until woken; then `wake_id` is needed); the lease the
-        core granted with the wake-up ({until, epoch}) or None. `clock_wake(wake_id)` ends it early."""
-        fields = {"seconds": "" if seconds is None else repr(float(seconds))}
-        if wake_id:
-            fields["wake_id"] = wake_id
-        meta, _body = self._call("sleep", fields, b"")
-        if "lease_epoch" not in meta:
-            return None
-        try:
-            until = meta["lease_until"]
-            return {"until": float(until) if until else None, "epoch": int(meta["lease_epoch"])}
-        except (KeyError, ValueError):
-            return None  # a lease we cannot read is no lease: the next sleep asks the core
-
-    def clock_thread(self, event):
-        self._call("thread", {"event": event}, b"")
-
-    def clock_wake(self, wake_ids):
-        self._call("wake", {"ids": ",".join(wake_ids)}, b"")
+    # -- raincheck's own calls (the simulated clock: raincheck_clock_client); a real core has none ----
+    def call(self, op, fields, body=b""):
+        """One raincheck call on this thread's connection: (answer fields, answer body)."""
+        return self._call(op, fields, body)
 
     # -- plumbing ----------------------------------------------------------------------------------
     def _call(self, op, fields, body):
