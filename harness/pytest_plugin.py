@@ -6,7 +6,8 @@ Registered through the `pytest11` entry point, so any suite that installs rainch
 
 Options: --group PATH (default: raincheck's own fixtures/group.yaml), --gg-mode fast|faithful,
 --sensor-backend simulated|recorded|bme680|serial, --sensor-option KEY=VALUE.
-Markers: pi, hardware, faithful. Kept light at import: heavy modules load inside the fixtures.
+Markers: gg_group(path), pi, hardware, faithful. docs/plugin.md documents it all. Kept light at import:
+heavy modules load inside the fixtures. The test's rig lives in the item's stash, for the report hook.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 RIG_KEY = pytest.StashKey["object"]()  # the test's rig, for hooks that report on it
 
 MARKERS = {
+    "gg_group": "gg_group(path): the group file for this test or module (relative to its file)",
     "pi": "needs a real Greengrass core device, a BME680 and AWS credentials (tox -e pi)",
     "hardware": "needs a real BME680 on I2C",
     "faithful": "runs the emulated core in faithful mode (real time, one process per Lambda)",
@@ -63,14 +65,32 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="needs --gg-mode faithful (real-time core)"))
 
 
-@pytest.fixture(scope="session")
-def gg_group(pytestconfig: pytest.Config):
-    """The group definition under test (--group, default: raincheck's application group)."""
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ARG001 - hook signature
+    """A failed test that used gg_core gets a section with each function's state and the end of its log."""
+    outcome = yield
+    report = outcome.get_result()
+    rig = item.stash.get(RIG_KEY, None)
+    if rig is not None and report.when == "call" and report.failed and rig.core is not None:
+        report.sections.append(("raincheck functions", rig.describe(log_lines=20)))
+
+
+@pytest.fixture
+def gg_group(pytestconfig: pytest.Config, request: pytest.FixtureRequest):
+    """The group definition under test: the test's or module's `@pytest.mark.gg_group(path)` (relative
+    to the test file's folder), else --group, else raincheck's application group."""
     from harness.group import GroupError, load_group
     from harness.paths import fixtures_dir
 
+    marker = request.node.get_closest_marker("gg_group")
+    if marker is not None:
+        if len(marker.args) != 1:
+            raise pytest.UsageError("@pytest.mark.gg_group takes one argument: the group file's path")
+        path = Path(request.node.path).parent / marker.args[0]
+    else:
+        path = pytestconfig.getoption("raincheck_group") or fixtures_dir() / "group.yaml"
     try:
-        return load_group(pytestconfig.getoption("raincheck_group") or fixtures_dir() / "group.yaml")
+        return load_group(path)
     except GroupError as error:  # the file and line say it all: no traceback through the harness
         pytest.fail(str(error), pytrace=False)
 
@@ -105,6 +125,15 @@ def iot_data(gg_core):
     from harness.core.sdk_client import iot_data_client
 
     return iot_data_client(gg_core.core)
+
+
+@pytest.fixture
+def lambda_client(gg_core):
+    """A greengrasssdk `lambda` client bound to `gg_core`: `lambda_client.invoke(FunctionName=arn,
+    Qualifier=..., Payload=...)` reaches the group's functions as another Lambda's call would."""
+    from harness.core.sdk_client import lambda_client as make_client
+
+    return make_client(gg_core.core)
 
 
 @pytest.fixture

@@ -213,14 +213,22 @@ class Rig:
             # to do (notice a crash) is done before simulated time may jump to it.
             quiet = not self.clock.watch(deadline if quiet else None)
 
-    def _report(self, problem: str, what: str) -> str:
-        lines = [f"{what or 'condition'}: {problem}"]
+    def describe(self, log_lines: int = 0) -> str:
+        """Each function's state and log path (with the last `log_lines` lines of its log), its failures,
+        and the core's log path: what a failed test or wait reports."""
+        lines = []
         for host in self.functions.values():
-            state = host.state()
-            lines.append(f"  function {host.config.name}: {state}; log: {host.config.log_path}")
-        lines += [f"  {line}" for line in self.failures(logged_errors=True)]
-        lines.append(f"  core log: {self._core.system_log_path}")
+            lines.append(f"function {host.config.name}: {host.state()}; log: {host.config.log_path}")
+            if log_lines:
+                tail = self.function_log(host.config.name).splitlines()
+                lines += [f"  | {line}" for line in tail[-log_lines:]]
+        lines += self.failures(logged_errors=True)
+        lines.append(f"core log: {self._core.system_log_path}")
         return "\n".join(lines)
+
+    def _report(self, problem: str, what: str) -> str:
+        details = "\n".join(f"  {line}" for line in self.describe().splitlines())
+        return f"{what or 'condition'}: {problem}\n{details}"
 
     # -- internals ---------------------------------------------------------------------------------
     @property

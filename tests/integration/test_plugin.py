@@ -142,3 +142,42 @@ subscriptions:
     )
     result = pytester.runpytest("--group", "group.yaml", "--gg-mode", "fast", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
+
+
+def test_the_gg_group_marker_a_lambda_client_and_the_failure_report(pytester, test_lambdas):
+    (pytester.path / "groups").mkdir()
+    (pytester.path / "groups" / "greeter.yaml").write_text(
+        f"""
+group: greeter
+core: {{thing: gateway, packages: [greengrasssdk]}}
+functions:
+  - name: greeter
+    handler: lambda_function.function_handler
+    code: "{test_lambdas / "bundled"}"
+    version: 2
+    alias: live
+"""
+    )
+    pytester.makepyfile(
+        """
+        import json
+
+        import pytest
+
+        pytestmark = pytest.mark.gg_group("groups/greeter.yaml")
+        ARN = "arn:aws:lambda:us-east-1:123456789012:function:greeter"
+
+        def test_invoke_by_alias(gg_core, lambda_client):
+            payload = json.dumps({"name": "m"})
+            answer = lambda_client.invoke(FunctionName=ARN, Qualifier="live", Payload=payload)
+            assert json.loads(answer["Payload"].read()) == {"text": "HELLO M!"}
+            assert gg_core.group.name == "greeter"
+
+        def test_a_failure_shows_the_functions(gg_core, lambda_client):
+            lambda_client.invoke(FunctionName=ARN, Qualifier="2", Payload=json.dumps({"name": "x"}))
+            assert False, "look at the report"
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*raincheck functions*", "*function greeter: on-demand, 1 container(s)*"])
