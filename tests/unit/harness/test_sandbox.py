@@ -16,6 +16,13 @@ def pairs(command: list[str], option: str) -> list[tuple[str, str]]:
     return [(command[i + 1], command[i + 2]) for i, arg in enumerate(command) if arg == option]
 
 
+@pytest.fixture
+def unprobed(monkeypatch):
+    """container_command without check_sandbox's probe, which starts bwrap: the line is only built here."""
+    monkeypatch.setattr(sandbox, "check_sandbox", lambda: "/usr/bin/bwrap")
+
+
+@pytest.mark.usefixtures("unprobed")
 def test_resources_are_bound_at_their_destination_as_granted(tmp_path):
     spec = ContainerSpec(
         package=tmp_path / "pkg",
@@ -30,6 +37,7 @@ def test_resources_are_bound_at_their_destination_as_granted(tmp_path):
     assert command[-2:] == ["--", "python"] and command[command.index("--info-fd") + 1] == "5"
 
 
+@pytest.mark.usefixtures("unprobed")
 def test_sys_is_empty_unless_granted_and_then_only_the_thermal_class(tmp_path):
     without = container_command(ContainerSpec(package=tmp_path, hidden=[]), ["python"], 3)
     assert "/sys" not in [dest for _src, dest in pairs(without, "--ro-bind")]
@@ -41,6 +49,7 @@ def test_sys_is_empty_unless_granted_and_then_only_the_thermal_class(tmp_path):
     )
 
 
+@pytest.mark.usefixtures("unprobed")
 def test_homes_tmp_and_the_core_folder_are_hidden_before_the_runtime_is_shown_again(tmp_path):
     core_folder = Path("/srv/raincheck-core")
     spec = ContainerSpec(package=tmp_path, hidden=[tmp_path, core_folder], exposed=[Path("/root/.venv")])
@@ -85,6 +94,7 @@ def test_a_sandbox_the_kernel_refuses_is_a_deployment_error_naming_the_cause(mon
     assert "kernel.unprivileged_userns_clone=1" in message and "isolation: nocontainer" in message
 
 
+@pytest.mark.usefixtures("unprobed")
 def test_the_users_home_is_hidden_wherever_it_is_and_the_work_folder_before_the_runtime(
     monkeypatch, tmp_path
 ):

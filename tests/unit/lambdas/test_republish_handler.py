@@ -4,7 +4,6 @@ the integration tests run it under the emulated core)."""
 import builtins
 import importlib
 import io
-import json
 import sys
 import types
 from collections.abc import Iterator
@@ -14,29 +13,12 @@ import pytest
 HANDLER = "lambdas.republish.handler"
 
 
-class FakeIotData:
-    def __init__(self) -> None:
-        self.updates: list[dict] = []
-
-    def update_thing_shadow(self, **kwargs: object) -> dict:
-        self.updates.append({"thingName": kwargs["thingName"], "payload": json.loads(kwargs["payload"])})
-        return {"payload": b"{}"}
-
-
 @pytest.fixture
-def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[types.ModuleType]:
-    fake_sdk = types.ModuleType("greengrasssdk")
-    clients: list[tuple[str, FakeIotData]] = []
-
-    def client(kind: str) -> FakeIotData:
-        clients.append((kind, FakeIotData()))
-        return clients[-1][1]
-
-    fake_sdk.client = client  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "greengrasssdk", fake_sdk)
+def handler(fake_greengrasssdk: types.ModuleType) -> Iterator[types.ModuleType]:
     sys.modules.pop(HANDLER, None)
     module = importlib.import_module(HANDLER)
-    assert [kind for kind, _ in clients] == ["iot-data"]  # one client, created at import like a real Lambda
+    # one client, created at import like a real Lambda
+    assert [kind for kind, _ in fake_greengrasssdk.clients] == ["iot-data"]
     yield module
     sys.modules.pop(HANDLER, None)
 
@@ -60,7 +42,7 @@ def test_function_handler_publishes_with_env_settings(monkeypatch: pytest.Monkey
     monkeypatch.setattr(handler, "read_thermal_zone", lambda: "50000\n")
     event = {"sequence": 1, "temperature": 30.0, "pressure": 990.0, "humidity": 70.0, "message": "Success"}
     assert handler.function_handler(event, None) is None
-    assert handler.client.updates == [
+    assert handler.client.decoded_updates() == [
         {
             "thingName": "pi-thing",
             "payload": {

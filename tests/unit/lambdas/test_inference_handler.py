@@ -13,19 +13,6 @@ import pytest
 HANDLER = "lambdas.inference.handler"
 
 
-class FakeIotData:
-    def __init__(self) -> None:
-        self.calls: list[str] = []
-
-    def get_thing_shadow(self, **kwargs: object) -> dict:
-        self.calls.append("get")
-        return {"payload": b"{}"}
-
-    def update_thing_shadow(self, **kwargs: object) -> dict:
-        self.calls.append("update")
-        return {"payload": b"{}"}
-
-
 class Waiter(logging.Handler):
     """Lets a test wait for the loop thread's first log line at or above WARNING."""
 
@@ -40,10 +27,7 @@ class Waiter(logging.Handler):
 
 
 @pytest.fixture
-def import_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator:
-    fake_sdk = types.ModuleType("greengrasssdk")
-    fake_sdk.client = lambda kind: FakeIotData()  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "greengrasssdk", fake_sdk)
+def import_handler(fake_greengrasssdk: types.ModuleType) -> Iterator:
     waiter = Waiter()
     service_logger = logging.getLogger("lambdas.inference.service")
     service_logger.addHandler(waiter)

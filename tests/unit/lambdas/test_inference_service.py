@@ -1,5 +1,5 @@
-"""The inference loop with a fake shadow client and fake models: the tutorial's hazards are gone,
-every failure is one log line, no write and never `{}`, and the loop survives."""
+"""The inference loop with the fake `iot-data` client (conftest.py) and fake models: the tutorial's
+hazards are gone, every failure is one log line, no write and never `{}`, and the loop survives."""
 
 import json
 import logging
@@ -23,29 +23,6 @@ LOGGER = "lambdas.inference.service"
 REPORTED = {"temperature": 12.5, "pressure": 1002.0, "humidity": 91.0, "message": "Success"}
 
 
-class ShadowError(Exception):
-    """Stands in for greengrasssdk.IoTDataPlane.ShadowError, which only imports on a core."""
-
-
-class FakeShadowClient:
-    def __init__(self, reported: object = REPORTED, get_error: Exception | None = None) -> None:
-        self.document = {"state": {"reported": reported}, "version": 3}
-        self.get_error = get_error
-        self.update_error: Exception | None = None
-        self.updates: list[tuple[str, str]] = []
-
-    def get_thing_shadow(self, **kwargs: object) -> dict:
-        if self.get_error:
-            raise self.get_error
-        return {"payload": json.dumps(self.document).encode()}
-
-    def update_thing_shadow(self, **kwargs: object) -> dict:
-        if self.update_error:
-            raise self.update_error
-        self.updates.append((kwargs["thingName"], kwargs["payload"]))
-        return {"payload": b"{}"}
-
-
 class FakeModel:
     def __init__(
         self, probability: float = 0.8, error: Exception | None = None, threshold: float | None = None
@@ -66,27 +43,37 @@ def failures(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == LOGGER and r.levelno >= logging.WARNING]
 
 
-def written(client: FakeShadowClient) -> list[dict]:
-    return [json.loads(payload) for _, payload in client.updates]
+@pytest.fixture
+def client(iot_data):
+    """The fake `iot-data` client, its shadow reporting REPORTED at version 3."""
+    iot_data.document = {"state": {"reported": dict(REPORTED)}, "version": 3}
+    return iot_data
+
+
+def written(client) -> list[dict]:
+    return [update["payload"] for update in client.decoded_updates()]
 
 
 @pytest.mark.parametrize(("probability", "label"), [(0.8, 1), (0.5, 1), (0.49, 0)])
-def test_run_once_writes_the_thresholded_prediction(probability: float, label: int) -> None:
-    client, model = FakeShadowClient(), FakeModel(probability)
+def test_run_once_writes_the_thresholded_prediction(client, probability: float, label: int) -> None:
+    model = FakeModel(probability)
     assert run_once(client, model, "pi-thing", 0.5) == label
     assert model.calls == [(1002.0, 12.5, 91.0)]
-    assert client.updates == [("pi-thing", json.dumps({"state": {"reported": {"rain_prediction": label}}}))]
+    update = json.dumps({"state": {"reported": {"rain_prediction": label}}})
+    assert client.updates == [{"thingName": "pi-thing", "payload": update}]
 
 
-def test_hazard_missing_shadow_key_logs_once_and_writes_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    client = FakeShadowClient({"temperature": 12.5, "pressure": 1002.0})
+def test_hazard_missing_shadow_key_logs_once_and_writes_nothing(
+    client, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.document["state"]["reported"] = {"temperature": 12.5, "pressure": 1002.0}
     assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
     assert client.updates == []
     assert failures(caplog) == ["Shadow of pi-thing unusable, no prediction: state.reported lacks 'humidity'"]
 
 
-def test_null_shadow_value_logs_once_and_writes_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    client = FakeShadowClient({**REPORTED, "temperature": None})
+def test_null_shadow_value_logs_once_and_writes_nothing(client, caplog: pytest.LogCaptureFixture) -> None:
+    client.document["state"]["reported"] = {**REPORTED, "temperature": None}
     assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
     assert client.updates == []
     assert len(failures(caplog)) == 1 and "temperature is null" in failures(caplog)[0]
@@ -96,24 +83,22 @@ def test_null_shadow_value_logs_once_and_writes_nothing(caplog: pytest.LogCaptur
     "model", [FakeModel(error=RuntimeError("graph exploded")), FakeModel(math.nan), FakeModel(1.7)]
 )
 def test_hazard_failed_prediction_logs_once_and_never_sends_empty(
-    model: FakeModel, caplog: pytest.LogCaptureFixture
+    client, model: FakeModel, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = FakeShadowClient()
     assert run_once(client, model, "pi-thing", 0.5) is None
     assert client.updates == []  # in particular no `{}`, which the shadow service rejects with 400
     assert len(failures(caplog)) == 1
 
 
-def test_shadow_get_error_logs_once(caplog: pytest.LogCaptureFixture) -> None:
-    client = FakeShadowClient(get_error=ShadowError("404 No shadow exists with name: 'pi-thing'"))
+def test_shadow_get_error_logs_once(client, caplog: pytest.LogCaptureFixture) -> None:
+    client.get_error = client.ShadowError("404 No shadow exists with name: 'pi-thing'")
     assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
     assert client.updates == []
     assert len(failures(caplog)) == 1 and "ShadowError" in failures(caplog)[0]
 
 
-def test_shadow_update_error_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
-    client = FakeShadowClient()
-    client.update_error = ShadowError("429 Too many requests")
+def test_shadow_update_error_is_logged_not_raised(client, caplog: pytest.LogCaptureFixture) -> None:
+    client.update_error = client.ShadowError("429 Too many requests")
     assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
     assert len(failures(caplog)) == 1 and "429" in failures(caplog)[0]
 
@@ -137,7 +122,7 @@ SETTINGS = InferenceSettings("pi-thing", "/std", "/pred", "tensorflow", None, 2.
 
 
 def test_loop_retries_a_failed_model_load_every_period_then_predicts(
-    caplog: pytest.LogCaptureFixture,
+    client, caplog: pytest.LogCaptureFixture
 ) -> None:
     attempts: list[tuple[str, str, str]] = []
     model = FakeModel(0.9)
@@ -148,7 +133,7 @@ def test_loop_retries_a_failed_model_load_every_period_then_predicts(
             raise FileNotFoundError("/pred/saved_model.pb")
         return model
 
-    client, stop = FakeShadowClient(), CountingStop(periods=4)
+    stop = CountingStop(periods=4)
     run_loop(client, SETTINGS, stop, flaky_loader)
     assert attempts == [("/std", "/pred", "tensorflow")] * 3
     assert stop.waits == [2.5] * 4
@@ -161,16 +146,15 @@ def test_loop_retries_a_failed_model_load_every_period_then_predicts(
     [(None, 0.95, 0.9, 0), (0.85, 0.95, 0.9, 1), (None, None, 0.5, 1)],
 )
 def test_loop_uses_override_then_model_threshold_then_half(
-    override: float | None, model_threshold: float | None, probability: float, label: int
+    client, override: float | None, model_threshold: float | None, probability: float, label: int
 ) -> None:
     settings = InferenceSettings("pi-thing", threshold_override=override, period_s=1)
-    client = FakeShadowClient()
     run_loop(client, settings, CountingStop(1), lambda *_: FakeModel(probability, threshold=model_threshold))
     assert written(client) == [{"state": {"reported": {"rain_prediction": label}}}]
 
 
-def test_loop_survives_failing_periods_and_never_sends_empty() -> None:
-    client = FakeShadowClient({"pressure": None})
+def test_loop_survives_failing_periods_and_never_sends_empty(client) -> None:
+    client.document["state"]["reported"] = {"pressure": None}
     run_loop(client, SETTINGS, CountingStop(3), lambda *_: FakeModel())
     client.document = {"state": {"reported": REPORTED}}
     stop = CountingStop(1)
@@ -178,9 +162,11 @@ def test_loop_survives_failing_periods_and_never_sends_empty() -> None:
     assert client.updates == []
 
 
-def test_hazard_missing_thing_name_logs_once_and_loads_nothing(caplog: pytest.LogCaptureFixture) -> None:
+def test_hazard_missing_thing_name_logs_once_and_loads_nothing(
+    client, caplog: pytest.LogCaptureFixture
+) -> None:
     loaded: list[object] = []
-    run_loop(FakeShadowClient(), InferenceSettings(None), CountingStop(1), lambda *a: loaded.append(a))
+    run_loop(client, InferenceSettings(None), CountingStop(1), lambda *a: loaded.append(a))
     assert loaded == []
     assert len(failures(caplog)) == 1 and "THING_NAME is not set" in failures(caplog)[0]
 

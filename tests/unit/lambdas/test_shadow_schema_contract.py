@@ -2,17 +2,17 @@
 cores write validates, and the inference parser can use every reported document republish produces."""
 
 import json
-from pathlib import Path
 
 import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from harness.paths import fixtures_dir
 from lambdas.inference import core as inference
 from lambdas.republish import core as republish
 
-SCHEMA = json.loads((Path(__file__).parents[2] / "fixtures" / "shadow.schema.json").read_text())
+SCHEMA = json.loads((fixtures_dir() / "shadow.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)
 REPORTED_SCHEMA = SCHEMA["$defs"]["reported"]["properties"]
 

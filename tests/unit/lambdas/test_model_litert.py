@@ -1,13 +1,11 @@
-"""The LiteRT runtime: same probabilities as TensorFlow (<= 1e-5) over the BME680's whole range, a ready
-LiteRT rain model (folder or zip) that loads without importing TensorFlow, and a SavedModel pair it refuses
-(ml_resources/export_litert.py converts, never the Lambda)."""
+"""The LiteRT runtime: same probabilities as TensorFlow (<= 1e-5) over the BME680's whole range, the shipped
+LiteRT rain model (folder or zip), and a SavedModel pair it refuses (ml_resources/export_litert.py converts,
+never the Lambda). That a ready LiteRT model loads without importing TensorFlow needs a fresh interpreter:
+tests/integration/test_litert_without_tensorflow.py."""
 
 from __future__ import annotations
 
 import importlib.util
-import subprocess
-import sys
-import textwrap
 import zipfile
 from pathlib import Path
 
@@ -16,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.paths import ml_resources_dir, shared_dir
+from harness.paths import ml_resources_dir
 from lambdas.inference.model import ModelContractError, RainModel, load_model_pair
 from lambdas.inference.savedmodel import LITERT_MODEL_FILE, METADATA_FILE
 
@@ -33,14 +31,6 @@ PARITY = 1e-5
 readings = st.tuples(st.floats(300.0, 1100.0), st.floats(-40.0, 85.0), st.floats(0.0, 100.0))
 
 
-def _upstream() -> tuple[Path, Path]:
-    shared = shared_dir()
-    if shared is None:
-        pytest.skip("../shared (or RAINCHECK_SHARED) is absent: the upstream 2020 models live there")
-    folder = shared / "reference" / "upstream_ml_resources"
-    return folder / "standardiser.zip", folder / "rain_predictor.zip"
-
-
 @pytest.fixture(scope="module")
 def own_models() -> tuple[RainModel, RainModel]:
     """TensorFlow on the SavedModels, LiteRT on the shipped zip."""
@@ -48,13 +38,14 @@ def own_models() -> tuple[RainModel, RainModel]:
 
 
 @pytest.fixture(scope="module")
-def upstream_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[RainModel, RainModel]:
+def upstream_models(
+    upstream_pair: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
+) -> tuple[RainModel, RainModel]:
     """TensorFlow on the 2020 SavedModels, LiteRT on the zip the exporter makes of them."""
-    pair = _upstream()
     exported = export_litert.export_litert_model(
-        *pair, tmp_path_factory.mktemp("upstream") / "rain_model_litert.zip"
+        *upstream_pair, tmp_path_factory.mktemp("upstream") / "rain_model_litert.zip"
     )
-    return load_model_pair(*pair), load_model_pair(pair[0], exported, runtime="litert")
+    return load_model_pair(*upstream_pair), load_model_pair(upstream_pair[0], exported, runtime="litert")
 
 
 @settings(max_examples=60, deadline=None)
@@ -114,21 +105,6 @@ def test_litert_runtime_refuses_a_savedmodel_pair_and_names_the_exporter() -> No
     assert "never converts" in message and "`python ml_resources/export_litert.py`" in message
 
 
-def test_litert_runtime_refuses_a_savedmodel_pair_without_importing_tensorflow() -> None:
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from lambdas.inference.model import ModelContractError, load_model_pair
-        try:
-            load_model_pair({str(OWN[0])!r}, {str(OWN[1])!r}, runtime="litert")
-        except ModelContractError:
-            print("refused", "tensorflow" in sys.modules)
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert done.stdout.split() == ["refused", "False"]
-
-
 def test_exporter_checks_the_pair_as_the_loader_does(tmp_path: Path) -> None:
     swapped = (OWN[1], OWN[0])  # the predictor where the standardiser belongs
     with pytest.raises(ModelContractError, match=r"standardiser .*inputs are \['input'\], expected \['x'\]"):
@@ -136,35 +112,6 @@ def test_exporter_checks_the_pair_as_the_loader_does(tmp_path: Path) -> None:
     with pytest.raises(ModelContractError, match=r"standardiser .*inputs are \['input'\], expected \['x'\]"):
         load_model_pair(*swapped)
     assert not (tmp_path / "out.zip").exists()
-
-
-def _load_in_fresh_process(predictor: Path, reading: tuple) -> list[str]:
-    script = textwrap.dedent(
-        f"""
-        import sys
-        from lambdas.inference.model import load_model_pair
-        model = load_model_pair("/nonexistent/standardiser", {str(predictor)!r}, runtime="litert")
-        print(model.predict_proba(*{reading!r}), model.threshold, "tensorflow" in sys.modules)
-        """
-    )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    return done.stdout.split()
-
-
-@pytest.mark.parametrize("form", ["zip", "unzipped folder"])
-def test_ready_litert_model_loads_without_tensorflow_and_agrees(
-    own_models: tuple[RainModel, RainModel], tmp_path: Path, form: str
-) -> None:
-    predictor = SHIPPED
-    if form == "unzipped folder":  # what Greengrass leaves at the ML resource's destination
-        with zipfile.ZipFile(SHIPPED) as archive:
-            archive.extractall(tmp_path)
-        predictor = tmp_path
-    reading = (1001.5, 11.0, 93.0)
-    probability, threshold, imported_tensorflow = _load_in_fresh_process(predictor, reading)
-    assert float(probability) == pytest.approx(own_models[0].predict_proba(*reading), abs=PARITY)
-    assert float(threshold) == own_models[0].threshold
-    assert imported_tensorflow == "False"
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), -float("inf"), 1e39])

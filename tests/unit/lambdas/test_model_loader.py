@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import lambdas.inference
-from harness.paths import ml_resources_dir, shared_dir
+from harness.paths import ml_resources_dir
 from lambdas.inference.model import RainModel, load_model_pair
 
 UPSTREAM_REFERENCE = [
@@ -31,12 +31,8 @@ def own_model() -> RainModel:
 
 
 @pytest.fixture(scope="module")
-def upstream_model() -> RainModel:
-    shared = shared_dir()
-    if shared is None:
-        pytest.skip("../shared (or RAINCHECK_SHARED) is absent: the upstream 2020 models live there")
-    upstream = shared / "reference" / "upstream_ml_resources"
-    return load_model_pair(upstream / "standardiser.zip", upstream / "rain_predictor.zip")
+def upstream_model(upstream_pair: tuple[Path, Path]) -> RainModel:
+    return load_model_pair(*upstream_pair)
 
 
 def test_upstream_pair_reproduces_the_reference_outputs(upstream_model: RainModel) -> None:
