@@ -61,34 +61,34 @@ def test_homes_tmp_and_the_core_folder_are_hidden_before_the_runtime_is_shown_ag
     assert command.index("/root") < exposed  # the runtime shows again on top of the masked home
 
 
-def test_without_bubblewrap_a_container_deployment_is_refused_with_the_fix(monkeypatch):
+@pytest.fixture
+def fresh_check():
+    """check_sandbox remembers its answer for the process: forget it before and after the test."""
     sandbox.check_sandbox.cache_clear()
+    yield sandbox.check_sandbox
+    sandbox.check_sandbox.cache_clear()
+
+
+def test_without_bubblewrap_a_container_deployment_is_refused_with_the_fix(monkeypatch, fresh_check):
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
-    try:
-        with pytest.raises(DeploymentError) as refused:
-            sandbox.check_sandbox()
-    finally:
-        sandbox.check_sandbox.cache_clear()
+    with pytest.raises(DeploymentError) as refused:
+        fresh_check()
     message = str(refused.value)
     assert "bubblewrap" in message and "apt-get install -y bubblewrap" in message
     assert "isolation: nocontainer" in message
 
 
-def test_a_sandbox_the_kernel_refuses_is_a_deployment_error_naming_the_cause(monkeypatch):
+def test_a_sandbox_the_kernel_refuses_is_a_deployment_error_naming_the_cause(monkeypatch, fresh_check):
     def refused_probe(command, **_options):
         assert command[0] == "/usr/bin/bwrap"
         return subprocess.CompletedProcess(
             command, 1, "", "bwrap: No permissions to creating new namespace\n"
         )
 
-    sandbox.check_sandbox.cache_clear()
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: "/usr/bin/bwrap")
     monkeypatch.setattr(sandbox.subprocess, "run", refused_probe)
-    try:
-        with pytest.raises(DeploymentError) as refused:
-            sandbox.check_sandbox()
-    finally:
-        sandbox.check_sandbox.cache_clear()
+    with pytest.raises(DeploymentError) as refused:
+        fresh_check()
     message = str(refused.value)
     assert "No permissions to creating new namespace" in message
     assert "kernel.unprivileged_userns_clone=1" in message and "isolation: nocontainer" in message
