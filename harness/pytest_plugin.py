@@ -4,7 +4,7 @@ Registered through the `pytest11` entry point, so any suite that installs rainch
 
     def test_prediction(gg_core, iot_data, sensor): ...
 
-Options: --group PATH (default: raincheck's own fixtures/group.yaml), --gg-mode fast|faithful,
+Options: --group PATH (default: the `raincheck_group` ini setting), --gg-mode fast|faithful,
 --sensor-backend simulated|recorded|bme680|serial, --sensor-option KEY=VALUE.
 Markers: gg_group(path), pi, hardware, faithful. docs/plugin.md documents it all. Kept light at import:
 heavy modules load inside the fixtures. The test's rig lives in the item's stash, for the report hook.
@@ -27,6 +27,7 @@ MARKERS = {
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addini("raincheck_group", "default group file for gg_core, relative to the rootdir")
     group = parser.getgroup("raincheck", "raincheck hardware-in-the-loop harness")
     group.addoption("--group", dest="raincheck_group", type=Path, help="Greengrass group definition (YAML)")
     group.addoption(
@@ -78,17 +79,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
 @pytest.fixture
 def gg_group(pytestconfig: pytest.Config, request: pytest.FixtureRequest):
     """The group definition under test: the test's or module's `@pytest.mark.gg_group(path)` (relative
-    to the test file's folder), else --group, else raincheck's application group."""
+    to the test file's folder), else --group, else the `raincheck_group` ini setting (relative to the
+    rootdir)."""
     from harness.group import GroupError, load_group
-    from harness.paths import fixtures_dir
 
     marker = request.node.get_closest_marker("gg_group")
+    configured = pytestconfig.getini("raincheck_group")
     if marker is not None:
         if len(marker.args) != 1:
             raise pytest.UsageError("@pytest.mark.gg_group takes one argument: the group file's path")
         path = Path(request.node.path).parent / marker.args[0]
+    elif pytestconfig.getoption("raincheck_group"):
+        path = pytestconfig.getoption("raincheck_group")
+    elif configured:
+        path = pytestconfig.rootpath / configured
     else:
-        path = pytestconfig.getoption("raincheck_group") or fixtures_dir() / "group.yaml"
+        pytest.fail(
+            "no group file: pass --group PATH, set raincheck_group in the pytest configuration, or mark "
+            "the test with @pytest.mark.gg_group(path)",
+            pytrace=False,
+        )
     try:
         return load_group(path)
     except GroupError as error:  # the file and line say it all: no traceback through the harness

@@ -18,6 +18,7 @@ import json
 import logging
 import shutil
 import tempfile
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -56,11 +57,14 @@ class Rig:
         keep_messages: int = KEEP_MESSAGES,
         ipc_wire: str | None = None,
     ) -> None:
+        if mode not in ("fast", "faithful"):
+            raise ValueError(f"unknown mode {mode!r}: choose fast or faithful")
         self.group = group if isinstance(group, GroupDefinition) else load_group(group)
         self.mode = mode
         self._scratch = workdir is None
-        self.workdir = Path(tempfile.mkdtemp(prefix="raincheck-")) if workdir is None else Path(workdir)
-        self.clock: Clock = make_clock(mode, self.workdir)  # the core owns it from start and stops it
+        self.workdir: Path | None = None if workdir is None else Path(workdir)
+        self.clock: Clock | None = None  # made at start; the core owns it from then and stops it
+        self._driver: int | None = None
         self.cloud: Any = None
         self.sync: Any = None
         self._with_cloud = cloud
@@ -74,7 +78,12 @@ class Rig:
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> Rig:
         """Start the cloud (things registered, ML resources uploaded), deploy the group on the core, start
-        the shadow sync and connect every device. On failure everything started is stopped again."""
+        the shadow sync and connect every device. On failure everything started is stopped again. The
+        calling thread becomes the rig's driver."""
+        if self.workdir is None:
+            self.workdir = Path(tempfile.mkdtemp(prefix="raincheck-"))
+        self.clock = make_clock(self.mode, self.workdir)
+        self._driver = threading.get_ident()
         self._actor = self.clock.actor(Actor.DRIVER)
         self._actor.__enter__()
         try:
@@ -118,7 +127,7 @@ class Rig:
                 self.sync.stop()
             if self.core is not None:
                 self.core.stop()
-            else:
+            elif self.clock is not None:
                 self.clock.stop()
             if self.cloud is not None:
                 self.cloud.stop()
@@ -126,7 +135,7 @@ class Rig:
             if self._actor is not None:
                 self._actor.__exit__(None, None, None)
                 self._actor = None
-            if self._scratch and not keep_workdir:
+            if self._scratch and not keep_workdir and self.workdir is not None:
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
     def __enter__(self) -> Rig:
@@ -162,8 +171,13 @@ class Rig:
         return self._core.shadow_store.document(thing)
 
     def cloud_shadow(self, thing: str) -> dict | None:
-        """The thing's cloud shadow document (moto), or None."""
-        return None if self.cloud is None else self.cloud.get_shadow(thing)
+        """The thing's cloud shadow document (moto), or None; the shadow sync's pending updates are sent
+        first (it batches them in wall time), so it shows what the core had accepted until now."""
+        if self.cloud is None:
+            return None
+        if self.sync is not None:
+            self.sync.flush()
+        return self.cloud.get_shadow(thing)
 
     def function_log(self, name: str) -> str:
         return self._core.function_log(name)
@@ -174,6 +188,7 @@ class Rig:
     # -- time --------------------------------------------------------------------------------------
     def run_for(self, seconds: float) -> None:
         """Let the simulation run for `seconds`: simulated seconds in fast mode, real ones in faithful."""
+        self._check_driver("run_for")
         self.clock.sleep(seconds)
 
     def wait_for(
@@ -185,10 +200,12 @@ class Rig:
         in fast mode), with a wall-time guard; on time out raises WaitTimeout with each function's state.
         With `fail_fast` it also gives up as soon as a pinned function has failed GIVE_UP_AFTER_FAILURES
         times without ever taking work (it will not recover)."""
+        self._check_driver("wait_for")
         deadline = self.clock.time() + timeout_s
         wall_deadline = time.monotonic() + max(timeout_s, WALL_GUARD_S)
         quiet = False
         while True:
+            seen = self.clock.changes  # before looking: a change while the predicate runs is not missed
             value = predicate()
             if value:
                 return value
@@ -211,7 +228,7 @@ class Rig:
             # Until the simulation changes (fast) or a short while (faithful). The deadline becomes a
             # timer only once a look found the world quiet: what wall-time parts of the core still had
             # to do (notice a crash) is done before simulated time may jump to it.
-            quiet = not self.clock.watch(deadline if quiet else None)
+            quiet = not self.clock.watch(deadline if quiet else None, seen)
 
     def describe(self, log_lines: int = 0) -> str:
         """Each function's state and log path (with the last `log_lines` lines of its log), its failures,
@@ -231,6 +248,16 @@ class Rig:
         return f"{what or 'condition'}: {problem}\n{details}"
 
     # -- internals ---------------------------------------------------------------------------------
+    def _check_driver(self, what: str) -> None:
+        """Only the driver may wait through the rig: another thread's wait would hold nothing."""
+        if self._driver is None:
+            raise RuntimeError(f"{what}: the rig is not started")
+        if threading.get_ident() != self._driver:
+            raise RuntimeError(
+                f"{what} from a thread that does not drive the rig: only the thread that started it "
+                "waits through it (another thread can use rig.clock.sleep inside rig.clock.actor())"
+            )
+
     @property
     def _core(self) -> EmulatedCore:
         if self.core is None:

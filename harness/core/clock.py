@@ -51,6 +51,7 @@ MAX_EARLY_WAKES = 10_000
 # A watching thread (Rig.wait_for) also looks again this often in wall time: for what changes outside the
 # clock's view (a cloud sync thread, a crash the supervisor has yet to notice).
 WATCH_POLL_S = 0.1
+CALLBACK_TOKEN = "clock:callback"  # the ledger's entry for a scheduled callback while it runs
 
 
 class Actor(enum.Enum):
@@ -68,7 +69,9 @@ class Clock(Protocol):
 
     def time(self) -> float: ...
     def sleep(self, seconds: float) -> None: ...
-    def watch(self, until: float | None) -> bool: ...
+    def watch(self, until: float | None, seen: int | None = None) -> bool: ...
+    @property
+    def changes(self) -> int: ...
     def call_at(self, when: float, callback: Callable[[], None]) -> object | None: ...
     def cancel(self, handle: object | None) -> None: ...
     def actor(self, kind: Actor = Actor.HARNESS_THREAD) -> contextlib.AbstractContextManager[None]: ...
@@ -100,9 +103,13 @@ class RealClock:
             raise ValueError("sleep length must be non-negative")
         _time.sleep(seconds)
 
-    def watch(self, until: float | None) -> bool:
+    def watch(self, until: float | None, seen: int | None = None) -> bool:
         self.sleep(WATCH_POLL_S if until is None else min(WATCH_POLL_S, max(0.0, until - self.time())))
         return True
+
+    @property
+    def changes(self) -> int:
+        return 0  # real time: nothing to count
 
     def call_at(self, when: float, callback: Callable[[], None]) -> object | None:
         return None  # the caller schedules in wall time
@@ -186,7 +193,11 @@ class VirtualClock:
     def time(self) -> float:
         return self.now
 
-    monotonic = time
+    @property
+    def changes(self) -> int:
+        """How many changes of activity or time so far: read it before looking at the simulation, and
+        hand it to `watch`, so a change in between is not taken as seen."""
+        return self._changes
 
     def to_env(self) -> dict[str, str]:
         return {"RAINCHECK_CLOCK": "virtual", "RAINCHECK_CLOCK_FILE": str(self.clock_file)}
@@ -244,7 +255,7 @@ class VirtualClock:
         """Count the calling harness thread as part of the simulation while inside the block. A DRIVER
         holds simulated time while it runs, even when it uses no CPU (a wall-time sleep or poll): the
         thread that drives a rig."""
-        token = self._local_token()
+        token = thread_token()
         with self._cv:
             if token in self._activity:  # already an actor (a rig's driving thread): nothing changes
                 nested = True
@@ -261,7 +272,7 @@ class VirtualClock:
     # -- sleeping and scheduling -----------------------------------------------------------------
     def sleep(self, seconds: float) -> None:
         """A harness thread sleeps in simulated time (inside `actor()`, or counted only while asleep)."""
-        token = self._local_token()
+        token = thread_token()
         with self._cv:
             registered = token in self._activity
             if not registered:
@@ -306,37 +317,47 @@ class VirtualClock:
                 self._wakeable.pop((token, wake_id), None)
         return None
 
-    def watch(self, until: float | None) -> bool:
+    def watch(self, until: float | None, seen: int | None = None) -> bool:
         """The calling harness thread waits, counted as idle, until the simulation has changed and settled
         again (every actor waits), or simulated time reaches `until`, or WATCH_POLL_S of wall time passed;
         returns False in the last case. Simulated time moves on only once the watcher has had its look:
         it sees every settled state. Without `until` the watcher sets no timer: when nothing else is
         scheduled, time stands still for the wall-time poll (a crash the supervisor has yet to notice
-        gets its chance before time jumps to the watcher's deadline)."""
-        token = self._local_token()
+        gets its chance before time jumps to the watcher's deadline). `seen` is `changes` as read before
+        the caller last looked: a change since then wakes it at once."""
+        token = thread_token()
         wake = threading.Event()
         with self._cv:
             if self._stopping:
-                return True
-            if token not in self._activity:
-                self._activity[token] = _harness_thread()
-            sequence = None
-            if until is not None and until > self.now:
-                sequence = next(self._sequence)
-                heapq.heappush(self._timers, (until, sequence, token, wake))
-            # Seen: the state after its own registration below (which counts as one change).
-            self._watchers[token] = (self._changes + 1, wake, sequence)
-            self._bump(token, blocked=+1)
+                stopped = True
+            else:
+                stopped = False
+                registered = token in self._activity
+                if not registered:
+                    self._activity[token] = _harness_thread()
+                sequence = None
+                if until is not None and until > self.now:
+                    sequence = next(self._sequence)
+                    heapq.heappush(self._timers, (until, sequence, token, wake))
+                # What it has seen, plus its own registration below (which counts as one change).
+                self._watchers[token] = ((self._changes if seen is None else seen) + 1, wake, sequence)
+                self._bump(token, blocked=+1)
+        if stopped:  # the simulation is over: a wall-time look, so a caller's loop does not spin
+            _time.sleep(WATCH_POLL_S)
+            return False
         woken = wake.wait(WATCH_POLL_S)
         with self._cv:
             record = self._watchers.pop(token, None)
-            if not woken and not wake.is_set():  # its wall-time look: running again, by itself
+            polled = not woken and not wake.is_set()
+            if polled:  # its wall-time look: running again, by itself
                 if record is not None and record[2] is not None:
                     self._cancelled.add(record[2])
                 wake.set()
                 self._bump(token, blocked=-1)
-                return False
-        return True
+            if not registered:  # a thread that is no actor leaves none behind, as sleep() does
+                self._activity.pop(token, None)
+                self._settle()
+        return not polled
 
     def wake(self, token: str, wake_ids: list[str]) -> int:
         """Wake `token`'s sleepers with these ids at the current simulated time; how many were asleep."""
@@ -391,9 +412,6 @@ class VirtualClock:
         # The clock file stays mapped (until the clock is collected): a late reader still gets the time.
 
     # -- internals -------------------------------------------------------------------------------
-    @staticmethod
-    def _local_token() -> str:
-        return f"local:{threading.get_ident()}"
 
     def _change(self, token: str, alive: int = 0, blocked: int = 0) -> None:
         with self._cv:
@@ -461,6 +479,9 @@ class VirtualClock:
         if isinstance(target, threading.Event):
             self._wake_sleeper(token, target)
         else:
+            # The clock thread runs it, counted as an actor: time waits until it returns (a timeout's
+            # kill or a pinned restart may take a while in wall time).
+            self._activity[CALLBACK_TOKEN] = _harness_thread()
             self._cv.release()
             try:
                 target()
@@ -468,6 +489,8 @@ class VirtualClock:
                 logger.exception("Scheduled call at %.3f failed", when)
             finally:
                 self._cv.acquire()
+                self._activity.pop(CALLBACK_TOKEN, None)
+                self._changed()
 
     def _wake_watchers(self) -> bool:
         """Wake the watchers that have not seen the current state; whether any was woken."""
@@ -506,6 +529,11 @@ class VirtualClock:
             names = ", ".join(token for token, _ in running)
             logger.warning("Clock advanced past idle actors waiting outside the clock: %s", names)
         return True
+
+
+def thread_token() -> str:
+    """The ledger's name for the calling harness thread (an actor, a rig's driver)."""
+    return f"local:{threading.get_ident()}"
 
 
 def _harness_thread(kind: Actor = Actor.HARNESS_THREAD) -> _Activity:

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from harness.core.clock import Clock, RealClock, VirtualClock
+from harness.core.clock import Clock, RealClock, VirtualClock, thread_token
 from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 from harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
 from harness.core.ipc_server import IPCError, IPCServer
@@ -106,7 +106,7 @@ class EmulatedCore:
         self._devices: dict[str, list[MessageSink]] = {}
         self._results: dict[str, tuple[str, Invocation]] = {}  # id -> (invoker's token, invocation)
         self._results_lock = threading.Lock()
-        self._client_tokens: set[str] = set()
+        self._client_tokens: dict[str, str] = {}  # a test's client token -> the clock actor of its thread
         self._ipc = IPCServer(self)
         self._stop = threading.Event()
         self._supervisor = threading.Thread(target=self._supervise, name="gg-supervisor", daemon=True)
@@ -337,7 +337,9 @@ class EmulatedCore:
         """Environment for a greengrasssdk client outside the group's functions (tests, tools): a Lambda
         identity of its own, allowed to call the shadow service and the router."""
         token = os.urandom(16).hex()
-        self._client_tokens.add(token)
+        # Whoever asks for a client (a test's thread, a rig's driver) waits through it: while it waits for
+        # an invocation's result, the clock counts that thread as waiting.
+        self._client_tokens[token] = thread_token()
         return {
             "MY_FUNCTION_ARN": f"{self._arn_prefix}:function:raincheck-test-client",
             "AWS_CONTAINER_AUTHORIZATION_TOKEN": token,
@@ -380,7 +382,8 @@ class EmulatedCore:
         try:
             if invocation.result.done():  # e.g. the shadow service answers at once: the caller never waits
                 return invocation.result.result()
-            with self.clock.blocked(token):  # the caller waits for another function: not running
+            # The caller waits for another function: not running (a client's thread, for a test's client).
+            with self.clock.blocked(self._client_tokens.get(token, token)):
                 return invocation.result.result(timeout=timeout_s)
         except FutureTimeout:
             return WorkResult(b'{"errorMessage": "no result in time"}', "Unhandled")

@@ -142,7 +142,7 @@ class FunctionHost:
             _terminate(container)
         with self.condition:
             for container in containers:
-                self.clock.cancel(container.timeout_alarm)
+                self._cancel_alarm(container, "timeout_alarm")
                 if container.current is not None:
                     _finish(container.current, WorkResult(b'{"errorMessage": "core stopped"}', "Unhandled"))
                     container.current = None
@@ -223,7 +223,8 @@ class FunctionHost:
             container.idle_since = self.clock.time()
             if not self.config.pinned:  # in simulated time where the clock schedules; else check() looks
                 container.idle_alarm = self.clock.call_at(
-                    container.idle_since + self.config.max_idle_s, lambda: self._stop_if_idle(container)
+                    container.idle_since + self.config.max_idle_s,
+                    lambda: self._stop_if_idle(container, fired=True),
                 )
             self._hold_clock()
             with self.clock.blocked(token):
@@ -232,7 +233,7 @@ class FunctionHost:
             if self.stopping or not self._alive(container):
                 return None  # a dead container's pending request must not take work from a live one
             invocation = self.queue.popleft()
-            self.clock.cancel(container.idle_alarm)
+            self._cancel_alarm(container, "idle_alarm")
             container.idle = False
             self._hold_clock()  # after the container counts as running again: no idle gap
             container.current = invocation
@@ -241,6 +242,14 @@ class FunctionHost:
                 self.clock.time() + self.config.timeout_s, lambda: self._time_out(container, invocation)
             )
             return invocation
+
+    def _cancel_alarm(self, container: Container, name: str) -> None:
+        """Cancel a container's alarm (timeout or idle) once: a handle left behind would be cancelled
+        again later and stay in the clock's cancelled set for good."""
+        handle = getattr(container, name)
+        if handle is not None:
+            setattr(container, name, None)
+            self.clock.cancel(handle)
 
     def _alive(self, container: Container) -> bool:
         return self.containers.get(container.token) is container and not container.ending
@@ -251,7 +260,7 @@ class FunctionHost:
             if container is None or container.current is None or container.current.id != invocation_id:
                 return False
             invocation, container.current = container.current, None
-            self.clock.cancel(container.timeout_alarm)
+            self._cancel_alarm(container, "timeout_alarm")
         _finish(invocation, result)
         return True
 
@@ -273,22 +282,26 @@ class FunctionHost:
                 self._on_exit(
                     container, f"Process exited with code {container.process.returncode}", crashed=True
                 )
-            elif self._stop_if_idle(container):
+            elif container.idle_alarm is None and self._stop_if_idle(container):  # else the clock's alarm
                 continue
             else:
                 self._enforce_memory(container)
 
-    def _stop_if_idle(self, container: Container) -> bool:
+    def _stop_if_idle(self, container: Container, fired: bool = False) -> bool:
         """An on-demand container without work for max_idle_s is stopped, as Greengrass does."""
         if self.config.pinned:
             return False
         with self.condition:
-            idle_for = self.clock.time() - container.idle_since
+            if fired:
+                container.idle_alarm = None
+            now = self.clock.time()
+            idle_for = now - container.idle_since
+            # The alarm's own sum, not a difference: times near 1.7e9 s would round the difference down.
             if (
                 not self._alive(container)
                 or not container.idle
                 or self.queue
-                or idle_for < self.config.max_idle_s
+                or now < container.idle_since + self.config.max_idle_s
             ):
                 return False
             container.ending, container.idle = True, False  # no message may count on it any more
@@ -353,7 +366,7 @@ class FunctionHost:
         with self.condition:
             if self.containers.pop(container.token, None) is None:
                 return
-            self.clock.cancel(container.idle_alarm)
+            self._cancel_alarm(container, "idle_alarm")
             if not expected and not self.stopping:
                 self.last_error = error
             if crashed and not self.stopping:
@@ -362,7 +375,7 @@ class FunctionHost:
             self._scale_out()  # its queued work must not wait for the next message to find a container
             self.condition.notify_all()  # its pending request for work, if any, must give up
             invocation, container.current = container.current, None
-            self.clock.cancel(container.timeout_alarm)
+            self._cancel_alarm(container, "timeout_alarm")
             delay_s = self._schedule_restart(container) if self.config.pinned and not self.stopping else None
         # Only now may simulated time move on without it: its restart is already on the clock.
         self.clock.process_ended(container.token)

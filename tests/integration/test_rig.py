@@ -49,3 +49,54 @@ subscriptions:
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.splitlines() == ['{"text": "HELLO RIG!"}', "[]"]
+
+
+def test_only_the_driver_waits_and_a_test_threads_invoke_of_a_sleeping_handler_lets_time_move(
+    tmp_path: Path, test_lambdas: Path
+):
+    import json
+    import threading
+
+    from harness.core.sdk_client import lambda_client
+    from harness.rig import Rig
+
+    group = tmp_path / "group.yaml"
+    group.write_text(
+        f"""
+group: sleepy
+core: {{thing: gateway, packages: [greengrasssdk]}}
+devices: [{{thing: observer}}]
+functions:
+  - name: probe
+    handler: lambda_function.function_handler
+    code: "{test_lambdas / "probe"}"
+    timeout_s: 30
+subscriptions:
+  - {{source: function:probe, subject: probe/#, target: thing:observer}}
+"""
+    )
+    with Rig(group, cloud=False) as rig:
+        client = lambda_client(rig.core)
+        start = rig.clock.time()
+        arn = "arn:aws:lambda:us-east-1:123456789012:function:probe"
+        context = "eyJjdXN0b20iOiB7InN1YmplY3QiOiAiZGlyZWN0In19"  # {"custom": {"subject": "direct"}}
+        answer = client.invoke(
+            FunctionName=arn,
+            Qualifier="1",
+            Payload=json.dumps({"sleep": 5.0}),
+            ClientContext=context.encode(),
+        )
+        assert answer["FunctionError"] == ""
+        assert rig.clock.time() == start + 5.0  # the driver waited for the result: time moved for the sleep
+        errors: list[BaseException] = []
+
+        def wait_elsewhere() -> None:
+            try:
+                rig.run_for(1.0)
+            except RuntimeError as error:
+                errors.append(error)
+
+        other = threading.Thread(target=wait_elsewhere)
+        other.start()
+        other.join(10)
+        assert "does not drive the rig" in str(errors[0])

@@ -165,3 +165,13 @@ def test_a_pinned_lambda_looping_at_import_keeps_its_time_when_a_message_waits_f
         ticks = observer.wait_for("loop/tick", count=6, timeout_s=60)
     assert [t["tick"] for t in ticks[:6]] == [1, 2, 3, 4, 5, 6]
     assert [round(b["at"] - a["at"], 6) for a, b in zip(ticks, ticks[1:6], strict=False)] == [5.0] * 5
+
+
+def test_an_idle_limit_that_is_not_a_round_number_still_stops_the_container(start_core, observer):
+    group = GROUP.replace("max_idle_s: 30", "max_idle_s: 1.1")  # 1.7e9 + 1.1 - 1.7e9 < 1.1 in floats
+    with start_core(group, "fast") as core:
+        core.publish("thing:sensor", "probe/work", b"{}")
+        observer.wait_for("probe/out")
+        core.run_for(5.0)
+        core.wait_for(lambda: core.functions["worker"].idle_stops == 1)
+        assert core.functions["worker"].containers == {}

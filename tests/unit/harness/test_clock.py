@@ -24,6 +24,7 @@ from harness.core.clock import (
     Actor,
     RealClock,
     VirtualClock,
+    thread_token,
 )
 
 START = 1000.0
@@ -510,3 +511,33 @@ def test_a_wake_that_comes_before_its_sleep_ends_the_sleep_at_once(clock, no_sta
     join(sleeper)  # a forgotten wake would leave it asleep for good
     assert clock.time() == START
     clock.process_ended("lambda")
+
+
+def test_time_stands_still_while_a_scheduled_callback_runs(clock, no_stall_escape):
+    seen_in_callback: list[float] = []
+
+    def slow_callback() -> None:
+        time.sleep(0.3)  # wall time, as a container kill or start may take
+        seen_in_callback.append(clock.time())
+
+    clock.call_at(START + 1.0, slow_callback)
+    with clock.actor(Actor.DRIVER):
+        while not seen_in_callback:  # a watcher's wall-time looks come and go while the callback runs
+            clock.watch(START + 5.0)
+    assert seen_in_callback == [START + 1.0]
+
+
+def test_a_change_since_the_callers_look_wakes_its_watch_at_once(clock, no_stall_escape):
+    with clock.actor(Actor.DRIVER):
+        seen = clock.changes
+        clock.call_at(START + 50.0, lambda: None)  # a change after the look
+        began = time.monotonic()
+        assert clock.watch(START + 100.0, seen) is True
+        assert clock.time() == START and time.monotonic() - began < WATCH_POLL_S  # no poll, no jump
+
+
+def test_a_watch_from_a_thread_that_is_no_actor_leaves_nothing_behind_and_after_stop_it_returns(clock):
+    assert clock.watch(None) is False
+    assert thread_token() not in clock._activity
+    clock.stop()
+    assert clock.watch(START + 10.0) is False  # a wall-time look: a caller's loop does not spin
