@@ -22,7 +22,7 @@ MARKERS = {
     "gg_group": "gg_group(path): the group file for this test or module (relative to its file)",
     "pi": "needs a real Greengrass core device, a BME680 and AWS credentials (tox -e pi)",
     "hardware": "needs a real BME680 on I2C",
-    "faithful": "runs the emulated core in faithful mode (real time, one process per Lambda)",
+    "faithful": "needs real time: runs only with --gg-mode faithful, skipped with the reason otherwise",
 }
 
 

@@ -39,7 +39,9 @@ class MockCloud:
             import boto3
             from moto import mock_aws
         except ImportError as error:
-            raise RuntimeError("the mocked cloud needs moto: pip install 'raincheck[mock-cloud]'") from error
+            raise RuntimeError(
+                "the mocked cloud needs moto, a raincheck dependency: pip install moto"
+            ) from error
         # moto intercepts every call; these make sure botocore never looks for real credentials.
         for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")):
             os.environ.setdefault(key, value)

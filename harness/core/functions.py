@@ -417,18 +417,21 @@ class FunctionHost:
         return delay_s
 
     def state(self) -> str:
-        """`pinned, 1 container (1 busy, 0 idle), 2 queued, 3 crash(es), ...`: for reports."""
+        """`pinned, 1 container (0 busy, 0 idle, 1 importing), 2 queued, 3 crash(es)...`: for reports."""
         with self.condition:
             busy = sum(1 for c in self.containers.values() if c.current is not None)
             idle = sum(1 for c in self.containers.values() if c.idle)
+            importing = sum(1 for c in self.containers.values() if not c.ready)
             text = (
                 f"{'pinned' if self.config.pinned else 'on-demand'}, {len(self.containers)} container(s) "
-                f"({busy} busy, {idle} idle), {len(self.queue)} queued"
+                f"({busy} busy, {idle} idle, {importing} importing), {len(self.queue)} queued"
             )
         counts = {"crash(es)": self.crashes, "timeout(s)": self.timeouts, "restart(s)": self.restarts}
         text += "".join(f", {count} {name}" for name, count in counts.items() if count)
-        if not self.ever_ready:
-            text += ", never took work (its handler did not import, or is still importing)"
+        if self.crashes and not self.ever_ready:
+            text += ", never started (its handler did not import)"
+        elif importing and self.config.pinned and not self.ever_ready:
+            text += " (a pinned Lambda whose work runs at import never asks for work: normal)"
         return text
 
     def failure_summary(self, logged_errors: bool = False) -> str | None:
