@@ -1,10 +1,11 @@
-"""Package list for setuptools.
+"""Package list for setuptools: everything installs under the one top-level name `raincheck`.
 
-fixtures/ and ml_resources/ are data, not code. They are installed as `harness/_data/fixtures` and
-`harness/_data/ml_resources` so that an installed `raincheck` finds them (see harness.paths); in a
-checkout they are read in place. lambdas/ is installed both as a package (tests import its pure cores) and
-as `harness/_data/lambdas`, the deployment package the bundled group files name. pyproject.toml's
-tables cannot map a folder and also use package discovery, hence this file.
+The repository keeps the design card's folders: harness/, device/, lambdas/ and app/ are code, mapped to
+raincheck.harness, raincheck.device, raincheck.lambdas and raincheck.app (raincheck/ holds only the
+package's __init__). fixtures/ and ml_resources/ are data, installed as raincheck/harness/_data/fixtures
+and .../ml_resources so that an installed `raincheck` finds them (see harness.paths); lambdas/ is also
+installed as raincheck/harness/_data/lambdas, the deployment package the bundled group files name
+(`code: ../lambdas`). pyproject.toml's tables cannot map folders like this, hence this file.
 """
 
 import os
@@ -12,10 +13,10 @@ import os
 from setuptools import find_packages, setup
 
 DATA_DIRS = {
-    "fixtures": "harness._data.fixtures",
-    "ml_resources": "harness._data.ml_resources",
+    "fixtures": "raincheck.harness._data.fixtures",
+    "ml_resources": "raincheck.harness._data.ml_resources",
     # The Lambdas' deployment package as a data folder too: the group files name it `../lambdas`.
-    "lambdas": "harness._data.lambdas",
+    "lambdas": "raincheck.harness._data.lambdas",
 }
 SKIP = {"__pycache__", ".ipynb_checkpoints"}
 
@@ -31,10 +32,23 @@ def data_packages() -> tuple[list[str], dict[str, str]]:
     return packages, package_dir
 
 
-packages, package_dir = data_packages()
+ROOMS = ("harness", "device", "lambdas", "app")
+
+
+def code_packages() -> tuple[list[str], dict[str, str]]:
+    packages, package_dir = ["raincheck"], {"raincheck": "raincheck"}
+    for room in ROOMS:
+        package_dir[f"raincheck.{room}"] = room
+        packages.append(f"raincheck.{room}")
+        packages += [f"raincheck.{room}.{sub}" for sub in find_packages(where=room)]
+    return packages, package_dir
+
+
+packages, package_dir = code_packages()
+data, data_dir = data_packages()
 setup(
-    packages=find_packages(include=["harness*", "lambdas*", "device*", "app*"]) + packages,
-    package_dir=package_dir,
+    packages=packages + data,
+    package_dir={**package_dir, **data_dir},
     package_data={"": ["*"]},
     include_package_data=True,
 )

@@ -15,9 +15,9 @@ from pathlib import Path
 def _run(args: argparse.Namespace) -> int:
     if args.readings is None and args.recording is None:
         args.readings = 12
-    from app.pipeline import PipelineError, run_pipeline
-    from harness.core.deployment import DeploymentError
-    from harness.group import GroupError, load_group
+    from raincheck.app.pipeline import PipelineError, run_pipeline
+    from raincheck.harness.core.deployment import DeploymentError
+    from raincheck.harness.group import GroupError, load_group
 
     try:
         group = load_group(args.group) if args.group else None
@@ -46,8 +46,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from lambdas.inference.core import classify, resolve_threshold, validate_threshold
-    from lambdas.inference.model import ModelContractError, load_model_pair
+    from raincheck.lambdas.inference.core import classify, resolve_threshold, validate_threshold
+    from raincheck.lambdas.inference.model import ModelContractError, load_model_pair
 
     try:
         if args.threshold is not None:

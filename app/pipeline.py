@@ -16,11 +16,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.deployment import DeploymentError
-from harness.core.device_link import CoreTransport
-from harness.group import GroupDefinition, load_group
-from harness.paths import fixtures_dir
-from harness.rig import Rig, WaitTimeout
+from raincheck.harness.core.deployment import DeploymentError
+from raincheck.harness.core.device_link import CoreTransport
+from raincheck.harness.group import GroupDefinition, load_group
+from raincheck.harness.paths import fixtures_dir
+from raincheck.harness.rig import Rig, WaitTimeout
 
 logger = logging.getLogger("raincheck.pipeline")
 
@@ -65,9 +65,9 @@ def run_pipeline(
     `readings` is None) and return the cloud shadow once it holds a rain_prediction made after the last
     reading reached the local shadow. `prediction_timeout_s` counts on the core's clock (simulated in fast
     mode). A failed run raises PipelineError and keeps its work folder."""
-    from device.publisher import Publisher
-    from device.sensors import open_sensor
-    from device.sensors.heated import CpuHeatedSensor
+    from raincheck.device.publisher import Publisher
+    from raincheck.device.sensors import open_sensor
+    from raincheck.device.sensors.heated import CpuHeatedSensor
 
     if readings is not None and readings < 1:
         raise ValueError("readings must be at least 1")

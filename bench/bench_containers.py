@@ -16,9 +16,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from harness.core.core import EmulatedCore, make_clock
-from harness.core.sandbox import ContainerSpec, container_command
-from harness.group import load_group
+from raincheck.harness.core.core import EmulatedCore, make_clock
+from raincheck.harness.core.sandbox import ContainerSpec, container_command
+from raincheck.harness.group import load_group
 
 LAMBDA = """import greengrasssdk
 

@@ -48,7 +48,7 @@ def _child(
 ) -> None:
     """Load the pair in this process, time single-reading predictions, print one JSON line."""
     sys.path.insert(0, str(ROOT))
-    from lambdas.inference.model import load_model_pair  # noqa: PLC0415
+    from raincheck.lambdas.inference.model import load_model_pair  # noqa: PLC0415
 
     started = time.perf_counter()
     model = load_model_pair(standardiser, predictor, runtime=runtime)
@@ -109,7 +109,7 @@ def main() -> int:
         _child(*args.child, args.readings, args.rounds, args.seconds)
         return 0
     sys.path.insert(0, str(ROOT))
-    from harness.paths import shared_dir  # noqa: PLC0415
+    from raincheck.harness.paths import shared_dir  # noqa: PLC0415
 
     own = (ROOT / "ml_resources/standardiser.zip", ROOT / "ml_resources/rain_predictor.zip")
     pairs = {"own": (*own, ROOT / "ml_resources/rain_model_litert.zip")}

@@ -19,9 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from app.pipeline import PipelineResult, run_pipeline
-from harness.group import load_group
-from harness.paths import fixtures_dir
+from raincheck.app.pipeline import PipelineResult, run_pipeline
+from raincheck.harness.group import load_group
+from raincheck.harness.paths import fixtures_dir
 
 PERIOD_S = 10.0
 

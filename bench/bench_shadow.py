@@ -26,9 +26,8 @@ from collections.abc import Callable
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iot.models import iot_backends
 from moto.iotdata.models import iotdata_backends
-
-from harness.shadow.models import ShadowStore
-from harness.shadow.service import ShadowService
+from raincheck.harness.shadow.models import ShadowStore
+from raincheck.harness.shadow.service import ShadowService
 
 REGION = "us-east-1"
 

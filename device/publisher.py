@@ -7,10 +7,10 @@ import logging
 import time
 from collections.abc import Callable
 
-from device import constants
-from device.reading import Reading
-from device.sensors.base import RecordingExhausted, Sensor
-from device.transport import MemoryTransport, Transport
+from raincheck.device import constants
+from raincheck.device.reading import Reading
+from raincheck.device.sensors.base import RecordingExhausted, Sensor
+from raincheck.device.transport import MemoryTransport, Transport
 
 __all__ = ["MemoryTransport", "Publisher", "Transport"]
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from device import constants
+from raincheck.device import constants
 
 MESSAGE_KEYS = ("sequence", "temperature", "pressure", "humidity", "message")
 # The tutorial's own Thing sends this misspelling; accepting it keeps its devices compatible.

@@ -6,8 +6,8 @@ import csv
 from collections.abc import Callable
 from pathlib import Path
 
-from device import constants, recording
-from device.sensors.base import Sensor
+from raincheck.device import constants, recording
+from raincheck.device.sensors.base import Sensor
 
 
 def record(

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from device import constants
-from device.reading import Reading
+from raincheck.device import constants
+from raincheck.device.reading import Reading
 
 RAINCHECK_HEADER = ("time_s", "temperature_c", "pressure_hpa", "humidity_rh", "ok")
 ESP32_COLUMN_COUNT = 11

@@ -81,7 +81,7 @@ def gg_group(pytestconfig: pytest.Config, request: pytest.FixtureRequest):
     """The group definition under test: the test's or module's `@pytest.mark.gg_group(path)` (relative
     to the test file's folder), else --group, else the `raincheck_group` ini setting (relative to the
     rootdir)."""
-    from harness.group import GroupError, load_group
+    from raincheck.harness.group import GroupError, load_group
 
     marker = request.node.get_closest_marker("gg_group")
     configured = pytestconfig.getini("raincheck_group")
@@ -112,7 +112,7 @@ def gg_core(gg_group, tmp_path: Path, pytestconfig: pytest.Config, request: pyte
     moves only while the test waits through it (`run_for`, `wait_for`), never while the test sleeps or
     polls in wall time. Functions that failed during the test (crashes, timeouts, logged errors) are
     named once in the test's report, with their last exception and log path."""
-    from harness.rig import Rig
+    from raincheck.harness.rig import Rig
 
     rig = Rig(gg_group, mode=pytestconfig.getoption("raincheck_gg_mode"), workdir=tmp_path / "gg_core")
     request.node.stash[RIG_KEY] = rig
@@ -132,7 +132,7 @@ def cloud(gg_core):
 @pytest.fixture
 def iot_data(gg_core):
     """A greengrasssdk iot-data client bound to `gg_core`, as a Lambda in the group would have it."""
-    from harness.core.sdk_client import iot_data_client
+    from raincheck.harness.core.sdk_client import iot_data_client
 
     return iot_data_client(gg_core.core)
 
@@ -141,7 +141,7 @@ def iot_data(gg_core):
 def lambda_client(gg_core):
     """A greengrasssdk `lambda` client bound to `gg_core`: `lambda_client.invoke(FunctionName=arn,
     Qualifier=..., Payload=...)` reaches the group's functions as another Lambda's call would."""
-    from harness.core.sdk_client import lambda_client as make_client
+    from raincheck.harness.core.sdk_client import lambda_client as make_client
 
     return make_client(gg_core.core)
 
@@ -149,7 +149,7 @@ def lambda_client(gg_core):
 @pytest.fixture
 def sensor(pytestconfig: pytest.Config):
     """The selected sensor backend (--sensor-backend, --sensor-option KEY=VALUE)."""
-    from device.sensors import open_sensor
+    from raincheck.device.sensors import open_sensor
 
     options = {}
     for item in pytestconfig.getoption("raincheck_sensor_options"):

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.core.clock import Actor, Clock
-from harness.core.core import EmulatedCore, make_clock
-from harness.core.topics import topic_matches
-from harness.group import GroupDefinition, load_group
+from raincheck.harness.core.clock import Actor, Clock
+from raincheck.harness.core.core import EmulatedCore, make_clock
+from raincheck.harness.core.topics import topic_matches
+from raincheck.harness.group import GroupDefinition, load_group
 
 logger = logging.getLogger("raincheck.rig")
 T = TypeVar("T")
@@ -89,7 +89,7 @@ class Rig:
         try:
             fetch = None
             if self._with_cloud:
-                from harness.cloud.mock import MockCloud
+                from raincheck.harness.cloud.mock import MockCloud
 
                 self.cloud = MockCloud(self.group.region).start()
                 for device in self.group.devices:
@@ -110,7 +110,7 @@ class Rig:
                     device.thing, lambda topic, payload, inbox=inbox: inbox.append((topic, payload))
                 )
             if self.cloud is not None:
-                from harness.cloud.sync import ShadowSync
+                from raincheck.harness.cloud.sync import ShadowSync
 
                 synced = [d.thing for d in self.group.devices if d.sync_shadow]
                 self.sync = ShadowSync(self.core.router, self.cloud, synced)

@@ -19,7 +19,7 @@ import rain_data
 _ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(_ROOT.parent))  # the loader lives in the lambdas package of this checkout
 
-from lambdas.inference.model import load_model_pair  # noqa: E402
+from raincheck.lambdas.inference.model import load_model_pair  # noqa: E402
 
 
 def evaluate(data_path: Path, upstream_dir: Path | None) -> list[tuple[str, dict[str, float]]]:
@@ -56,7 +56,7 @@ def markdown(rows: list[tuple[str, dict[str, float]]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from harness.paths import shared_dir  # noqa: PLC0415
+    from raincheck.harness.paths import shared_dir  # noqa: PLC0415
 
     shared = shared_dir()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -19,7 +19,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # run as a script from a checkout: lambdas/ is beside ml_resources/
 
-from lambdas.inference.savedmodel import (  # noqa: E402
+from raincheck.lambdas.inference.savedmodel import (  # noqa: E402
     LITERT_MODEL_FILE,
     METADATA_FILE,
     PREDICTOR,

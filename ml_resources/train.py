@@ -181,7 +181,7 @@ def train(data_path: Path, out_dir: Path) -> dict:
 
 
 def _default_data() -> Path | None:
-    from harness.paths import shared_dir  # noqa: PLC0415 - only needed without --data
+    from raincheck.harness.paths import shared_dir  # noqa: PLC0415 - only needed without --data
 
     shared = shared_dir()
     return None if shared is None else shared / rain_data.DATA_RELATIVE_PATH

@@ -9,16 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from device.sensors.base import RecordingExhausted, Sensor, SensorUnavailable
+from raincheck.device.sensors.base import RecordingExhausted, Sensor, SensorUnavailable
 
 __all__ = ["BACKENDS", "RecordingExhausted", "Sensor", "SensorUnavailable", "open_sensor"]
 
 # name -> (module, factory); each factory takes the backend's options as keyword arguments.
 _FACTORIES = {
-    "simulated": ("device.sensors.simulated", "SimulatedSensor"),
-    "recorded": ("device.sensors.recorded", "RecordedSensor"),
-    "bme680": ("device.sensors.bme680_i2c", "Bme680Sensor.open"),
-    "serial": ("device.sensors.serial_line", "SerialSensor.open"),
+    "simulated": ("raincheck.device.sensors.simulated", "SimulatedSensor"),
+    "recorded": ("raincheck.device.sensors.recorded", "RecordedSensor"),
+    "bme680": ("raincheck.device.sensors.bme680_i2c", "Bme680Sensor.open"),
+    "serial": ("raincheck.device.sensors.serial_line", "SerialSensor.open"),
 }
 BACKENDS = tuple(_FACTORIES)
 

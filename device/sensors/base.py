@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from types import TracebackType
 
-from device.reading import Reading
+from raincheck.device.reading import Reading
 
 
 class SensorUnavailable(RuntimeError):

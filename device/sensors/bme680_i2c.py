@@ -10,9 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from device import constants
-from device.reading import Reading
-from device.sensors.base import Sensor, SensorUnavailable
+from raincheck.device import constants
+from raincheck.device.reading import Reading
+from raincheck.device.sensors.base import Sensor, SensorUnavailable
 
 log = logging.getLogger(__name__)
 

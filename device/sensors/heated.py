@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 
-from device.reading import Reading
-from device.sensors.base import Sensor
+from raincheck.device.reading import Reading
+from raincheck.device.sensors.base import Sensor
 
 
 class CpuHeatedSensor(Sensor):

@@ -6,9 +6,9 @@ import csv
 import logging
 from pathlib import Path
 
-from device import recording
-from device.reading import Reading
-from device.sensors.base import RecordingExhausted, Sensor
+from raincheck.device import recording
+from raincheck.device.reading import Reading
+from raincheck.device.sensors.base import RecordingExhausted, Sensor
 
 log = logging.getLogger(__name__)
 

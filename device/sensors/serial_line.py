@@ -12,9 +12,9 @@ import json
 import logging
 from typing import Any, Protocol
 
-from device import constants, recording
-from device.reading import Reading
-from device.sensors.base import Sensor, SensorUnavailable
+from raincheck.device import constants, recording
+from raincheck.device.reading import Reading
+from raincheck.device.sensors.base import Sensor, SensorUnavailable
 
 log = logging.getLogger(__name__)
 

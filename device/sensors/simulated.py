@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 import random
 
-from device import constants
-from device.reading import Reading
-from device.sensors.base import Sensor
+from raincheck.device import constants
+from raincheck.device.reading import Reading
+from raincheck.device.sensors.base import Sensor
 
 SECONDS_PER_HOUR = 3600.0
 HOURS_PER_DAY = 24.0

@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from harness.group import MLResource
+from raincheck.harness.group import MLResource
 
 logger = logging.getLogger("raincheck.cloud")
 

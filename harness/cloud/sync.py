@@ -14,7 +14,7 @@ import threading
 import time
 from typing import Protocol
 
-from harness.core.topics import topic_matches
+from raincheck.harness.core.topics import topic_matches
 
 logger = logging.getLogger("raincheck.core.sync")
 ACCEPTED_FILTER = "$aws/things/+/shadow/update/accepted"

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from harness.core.runtime_modules.raincheck_clockfile import LAYOUT, ClockFile
+from raincheck.harness.core.runtime_modules.raincheck_clockfile import LAYOUT, ClockFile
 
 logger = logging.getLogger("raincheck.core.clock")
 # The clock file, shared with Lambda processes through mmap: the simulated now.

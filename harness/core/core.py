@@ -21,18 +21,18 @@ from collections.abc import Callable
 from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
-from harness.core.clock import Clock, RealClock, VirtualClock, thread_token
-from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
-from harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
-from harness.core.ipc_server import IPCError, IPCServer
-from harness.core.python_env import SitePackages, build_site_packages, check_runtime
-from harness.core.router import Route, Router
-from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.sandbox import RUNTIME_MOUNT, ContainerSpec, check_destination, check_sandbox
-from harness.core.sysfs import CpuTemperature
-from harness.group import CLOUD, SHADOW_SERVICE, FunctionDefinition, GroupDefinition, MLResource
-from harness.shadow.models import ShadowStore
-from harness.shadow.service import ShadowService
+from raincheck.harness.core.clock import Clock, RealClock, VirtualClock, thread_token
+from raincheck.harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
+from raincheck.harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
+from raincheck.harness.core.ipc_server import IPCError, IPCServer
+from raincheck.harness.core.python_env import SitePackages, build_site_packages, check_runtime
+from raincheck.harness.core.router import Route, Router
+from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from raincheck.harness.core.sandbox import RUNTIME_MOUNT, ContainerSpec, check_destination, check_sandbox
+from raincheck.harness.core.sysfs import CpuTemperature
+from raincheck.harness.group import CLOUD, SHADOW_SERVICE, FunctionDefinition, GroupDefinition, MLResource
+from raincheck.harness.shadow.models import ShadowStore
+from raincheck.harness.shadow.service import ShadowService
 
 SHADOW_FUNCTION_ARN = "arn:aws:lambda:::function:GGShadowService"
 ROUTER_FUNCTION_ARN = "arn:aws:lambda:::function:GGRouter"

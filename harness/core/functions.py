@@ -31,9 +31,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.clock import Clock
-from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.sandbox import PACKAGE_MOUNT, RUNTIME_MOUNT, ContainerSpec, container_command
+from raincheck.harness.core.clock import Clock
+from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from raincheck.harness.core.sandbox import PACKAGE_MOUNT, RUNTIME_MOUNT, ContainerSpec, container_command
 
 RUNTIME_SCRIPT = RUNTIME_MODULES_DIR / "raincheck_lambda_runtime.py"
 # Greengrass V2 Lambda function component defaults (lambdaExecutionParameters).

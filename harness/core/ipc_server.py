@@ -32,8 +32,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Protocol
 
-from harness.core.functions import Invocation, WorkResult
-from harness.core.runtime_modules.raincheck_frames import FrameError, encode_frame, read_frame
+from raincheck.harness.core.functions import Invocation, WorkResult
+from raincheck.harness.core.runtime_modules.raincheck_frames import FrameError, encode_frame, read_frame
 
 PREFIX = "/2016-11-01/functions/"
 CLOCK_PREFIX = "/raincheck/clock/"

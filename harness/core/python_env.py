@@ -24,8 +24,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
-
-from harness.core.deployment import DeploymentError
+from raincheck.harness.core.deployment import DeploymentError
 
 
 def check_runtime(runtime: str, function: str, group_file: Path | None = None) -> str:

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.core.topics import topic_matches
+from raincheck.harness.core.topics import topic_matches
 
 logger = logging.getLogger("raincheck.core.router")
 

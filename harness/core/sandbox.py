@@ -23,7 +23,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.core.deployment import DeploymentError
+from raincheck.harness.core.deployment import DeploymentError
 
 PACKAGE_MOUNT = "/lambda"
 # The core's own pieces a Lambda needs (its Python distributions, the simulated clock's file), mounted

@@ -14,7 +14,7 @@ import os
 import sys
 from typing import Any
 
-from harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
 
 
 def iot_data_client(core: Any) -> Any:

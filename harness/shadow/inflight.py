@@ -2,7 +2,7 @@
 
 import threading
 
-from harness.shadow.requests import TOO_MANY_REQUESTS, ShadowError
+from raincheck.harness.shadow.requests import TOO_MANY_REQUESTS, ShadowError
 
 
 class InFlightLimit:

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.shadow import rules
-from harness.shadow.inflight import InFlightLimit
-from harness.shadow.requests import (
+from raincheck.harness.shadow import rules
+from raincheck.harness.shadow.inflight import InFlightLimit
+from raincheck.harness.shadow.requests import (
     MAX_STATE_BYTES,
     TOO_LARGE,
     VERSION_CONFLICT,

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from harness.shadow import rules
+from raincheck.harness.shadow import rules
 
 MAX_PAYLOAD_BYTES = 128 * 1024  # the MQTT message limit of AWS IoT Core; bounds parsing work
 MAX_STATE_BYTES = 8192

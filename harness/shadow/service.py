@@ -9,8 +9,8 @@ import logging
 import re
 from collections.abc import Callable
 
-from harness.shadow.models import ShadowError, ShadowStore
-from harness.shadow.requests import INTERNAL_FAILURE
+from raincheck.harness.shadow.models import ShadowError, ShadowStore
+from raincheck.harness.shadow.requests import INTERNAL_FAILURE
 
 logger = logging.getLogger(__name__)
 

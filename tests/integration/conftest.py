@@ -8,8 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from harness.rig import Rig
+from raincheck.harness.rig import Rig
 
 
 class Observer:

@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.runtime_modules.raincheck_clockfile import ClockFile
+from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from raincheck.harness.core.runtime_modules.raincheck_clockfile import ClockFile
 
 START = 1000.0
 WRITER = """

@@ -8,8 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from harness.rig import Rig
+from raincheck.harness.rig import Rig
 
 GROUP = """
 group: probes

@@ -6,16 +6,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from harness.paths import fixtures_dir, ml_resources_dir
-from harness.rig import Rig
+from raincheck.harness.paths import fixtures_dir, ml_resources_dir
+from raincheck.harness.rig import Rig
 
 pytestmark = pytest.mark.slow
 READING = {"sequence": 0, "temperature": 31.0, "pressure": 1002.5, "humidity": 93.0, "message": "Success"}
 
 
 def test_litert_inference_writes_the_models_class_without_loading_tensorflow(tmp_path: Path):
-    from lambdas.inference.model import load_model_pair
+    from raincheck.lambdas.inference.model import load_model_pair
 
     with Rig(fixtures_dir() / "group_litert.yaml", mode="fast", workdir=tmp_path) as rig:
         rig.core.cpu_temperature.set(55.0)

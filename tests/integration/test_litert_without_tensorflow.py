@@ -12,9 +12,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from harness.paths import ml_resources_dir
-from lambdas.inference.model import RainModel, load_model_pair
+from raincheck.harness.paths import ml_resources_dir
+from raincheck.lambdas.inference.model import RainModel, load_model_pair
 
 pytest.importorskip("ai_edge_litert")
 OWN = (ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip")
@@ -32,7 +31,7 @@ def test_litert_runtime_refuses_a_savedmodel_pair_without_importing_tensorflow()
     script = textwrap.dedent(
         f"""
         import sys
-        from lambdas.inference.model import ModelContractError, load_model_pair
+        from raincheck.lambdas.inference.model import ModelContractError, load_model_pair
         try:
             load_model_pair({str(OWN[0])!r}, {str(OWN[1])!r}, runtime="litert")
         except ModelContractError:
@@ -47,7 +46,7 @@ def _load_in_fresh_process(predictor: Path, reading: tuple) -> list[str]:
     script = textwrap.dedent(
         f"""
         import sys
-        from lambdas.inference.model import load_model_pair
+        from raincheck.lambdas.inference.model import load_model_pair
         model = load_model_pair("/nonexistent/standardiser", {str(predictor)!r}, runtime="litert")
         print(model.predict_proba(*{reading!r}), model.threshold, "tensorflow" in sys.modules)
         """

@@ -12,10 +12,9 @@ import json
 from pathlib import Path
 
 import pytest
-
-from app.pipeline import PipelineError, default_group, run_pipeline
-from device.sensors import open_sensor
-from harness.paths import ml_resources_dir
+from raincheck.app.pipeline import PipelineError, default_group, run_pipeline
+from raincheck.device.sensors import open_sensor
+from raincheck.harness.paths import ml_resources_dir
 
 pytestmark = pytest.mark.slow
 
@@ -64,7 +63,7 @@ def test_cloud_and_local_shadow_agree(result):
 
 
 def test_prediction_is_the_models_class_for_the_reported_reading(result):
-    from lambdas.inference.model import load_model_pair
+    from raincheck.lambdas.inference.model import load_model_pair
 
     reported = result.local_shadow["state"]["reported"]
     model = load_model_pair(
@@ -133,8 +132,8 @@ def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_pat
 def test_a_lambda_that_cannot_start_fails_the_run_with_its_reason_once_and_keeps_the_work_folder(
     tmp_path, capsys
 ):
-    from app.cli import main
-    from harness.paths import fixtures_dir
+    from raincheck.app.cli import main
+    from raincheck.harness.paths import fixtures_dir
 
     # The gateway lacks numpy: the inference Lambda dies on import. Where the fixture's relative paths
     # pointed, absolute ones, since this group file lives elsewhere.

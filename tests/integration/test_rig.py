@@ -13,18 +13,18 @@ import sys
 
 class NotInstalled(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name.split(".")[0] in ("app", "lambdas"):
+        if name.split(".")[:2] in (["raincheck", "app"], ["raincheck", "lambdas"]):
             raise ModuleNotFoundError(f"No module named {name!r} (the application is not installed)")
         return None
 
 
 sys.meta_path.insert(0, NotInstalled())
-from harness.rig import Rig  # noqa: E402
+from raincheck.harness.rig import Rig  # noqa: E402
 
 with Rig(sys.argv[1]) as rig:
     rig.publish("thing:sensor", "names", {"name": "rig"})
     print(rig.wait_for(lambda: rig.device_messages("observer", "bundled/out"))[0][1].decode())
-    print(sorted(name for name in sys.modules if name.split(".")[0] in ("app", "lambdas")))
+    print(sorted(name for name in sys.modules if name.startswith(("raincheck.app", "raincheck.lambdas"))))
 """
 
 
@@ -57,8 +57,8 @@ def test_only_the_driver_waits_and_a_test_threads_invoke_of_a_sleeping_handler_l
     import json
     import threading
 
-    from harness.core.sdk_client import lambda_client
-    from harness.rig import Rig
+    from raincheck.harness.core.sdk_client import lambda_client
+    from raincheck.harness.rig import Rig
 
     group = tmp_path / "group.yaml"
     group.write_text(

@@ -1,6 +1,7 @@
 """The built wheel in a fresh virtual environment: the base install (no TensorFlow, no LiteRT) runs the
 worked example's suite from a folder outside the checkout, in both clock modes, with the plugin found
-through its entry point."""
+through its entry point; the example project has packages of its own named `lambdas` and `device`, and
+they live beside raincheck's, which are all under `raincheck`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,21 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
+
+
+OWN_PACKAGES = """
+import device
+import lambdas
+
+
+def test_the_projects_own_packages_live_beside_raincheck(gg_core):
+    import raincheck.device.reading
+
+    assert lambdas.OWNER == device.OWNER == "weather station"
+    assert raincheck.device.reading.Reading.__module__ == "raincheck.device.reading"
+    gg_core.publish("thing:station", "station/readings", {"temperature": 1.0})
+    assert gg_core.wait_for(lambda: gg_core.device_messages("display", "display/#"))
+"""
 
 
 def run(command: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -40,6 +56,10 @@ def test_the_base_wheel_in_a_fresh_venv_runs_the_example_in_both_modes(tmp_path:
     installed = run([str(python), "-m", "pip", "list", "--format=freeze"]).stdout.lower()
     assert "tensorflow" not in installed and "ai-edge-litert" not in installed and "numpy" not in installed
     project = Path(shutil.copytree(PROJECT / "examples" / "weather_station", tmp_path / "weather_station"))
+    for name in ("lambdas", "device"):  # a user's project with packages named like raincheck's rooms
+        (project / name).mkdir(exist_ok=True)
+        (project / name / "__init__.py").write_text('OWNER = "weather station"\n')
+    (project / "tests" / "test_own_packages.py").write_text(OWN_PACKAGES)
     for mode in ("fast", "faithful"):
         done = run(
             [
@@ -56,4 +76,4 @@ def test_the_base_wheel_in_a_fresh_venv_runs_the_example_in_both_modes(tmp_path:
             ],
             cwd=project,
         )
-        assert "5 passed" in done.stdout, done.stdout
+        assert "6 passed" in done.stdout, done.stdout

@@ -11,9 +11,8 @@ import os
 import time
 
 import pytest
-
-from device.sensors import open_sensor
-from device.sensors.base import SensorUnavailable
+from raincheck.device.sensors import open_sensor
+from raincheck.device.sensors.base import SensorUnavailable
 
 pytestmark = pytest.mark.pi
 THING_NAME = os.environ.get("RAINCHECK_THING_NAME", "bme680_sensor")

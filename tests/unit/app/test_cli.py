@@ -1,9 +1,8 @@
 import json
 
 import pytest
-
-from app.cli import main
-from harness.paths import ml_resources_dir, shared_dir
+from raincheck.app.cli import main
+from raincheck.harness.paths import ml_resources_dir, shared_dir
 
 
 def predict(capsys, *args: str) -> tuple[int, str, str]:

@@ -9,11 +9,10 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from device.reading import Reading
-from device.sensors import SensorUnavailable, open_sensor
-from device.sensors.bme680_i2c import Bme680Sensor
-from device.sensors.serial_line import SerialSensor, parse_line
+from raincheck.device.reading import Reading
+from raincheck.device.sensors import SensorUnavailable, open_sensor
+from raincheck.device.sensors.bme680_i2c import Bme680Sensor
+from raincheck.device.sensors.serial_line import SerialSensor, parse_line
 
 GOOD = Reading(20.0, 1000.0, 50.0)
 
@@ -107,7 +106,7 @@ def test_bme680_failed_reads_become_failed_readings(monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "bme680", fake)
     sensor = Bme680Sensor.open(i2c_device=object())
     fake.created[0].results = [False, OSError(5, "I/O error"), True]
-    with caplog.at_level(logging.WARNING, logger="device.sensors.bme680_i2c"):
+    with caplog.at_level(logging.WARNING, logger="raincheck.device.sensors.bme680_i2c"):
         readings = [sensor.read() for _ in range(3)]
     assert readings == [Reading.failed(), Reading.failed(), GOOD]
     assert len(caplog.records) == 2 and "I/O error" in caplog.records[1].getMessage()
@@ -146,7 +145,7 @@ def test_serial_reads_json_csv_and_esp32_lines():
 def test_serial_malformed_lines_become_failed_readings_with_a_log_line(caplog):
     lines = b"20.0,1000.0\n{not json\n20.0,hot,50.0\n20.0,5000.0,50.0\n\n20.0,1000.0,50.0\n"
     sensor = SerialSensor.open(port="COM9", stream=io.BytesIO(lines))
-    with caplog.at_level(logging.WARNING, logger="device.sensors.serial_line"):
+    with caplog.at_level(logging.WARNING, logger="raincheck.device.sensors.serial_line"):
         readings = [sensor.read() for _ in range(6)]
     assert readings == [Reading.failed()] * 5 + [GOOD]
     messages = [record.getMessage() for record in caplog.records]

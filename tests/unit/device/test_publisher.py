@@ -4,11 +4,10 @@ import json
 import logging
 
 import pytest
-
-from device.publisher import MemoryTransport, Publisher, Transport
-from device.reading import Reading, decode_payload
-from device.sensors import RecordingExhausted, Sensor
-from device.sensors.simulated import SimulatedSensor
+from raincheck.device.publisher import MemoryTransport, Publisher, Transport
+from raincheck.device.reading import Reading, decode_payload
+from raincheck.device.sensors import RecordingExhausted, Sensor
+from raincheck.device.sensors.simulated import SimulatedSensor
 
 
 class ScriptedSensor(Sensor):
@@ -76,7 +75,7 @@ def test_run_publishes_count_messages_sleeping_the_period_between_them():
 def test_transport_error_is_logged_and_the_loop_goes_on(caplog):
     transport = FlakyTransport(failing_calls={2})
     publisher = Publisher(ScriptedSensor(GOOD, GOOD, GOOD), transport, sleep=lambda _: None)
-    with caplog.at_level(logging.ERROR, logger="device.publisher"):
+    with caplog.at_level(logging.ERROR, logger="raincheck.device.publisher"):
         sent = publisher.run(count=3)
     assert sent == 2
     assert [message["sequence"] for message in transport.messages()] == [0, 2]

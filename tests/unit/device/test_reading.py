@@ -5,9 +5,8 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from device import constants
-from device.reading import MalformedMessage, Reading, decode_payload, from_message
+from raincheck.device import constants
+from raincheck.device.reading import MalformedMessage, Reading, decode_payload, from_message
 
 temperatures = st.floats(constants.TEMPERATURE_MIN_C, constants.TEMPERATURE_MAX_C)
 pressures = st.floats(constants.PRESSURE_MIN_HPA, constants.PRESSURE_MAX_HPA)

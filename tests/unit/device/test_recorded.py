@@ -6,14 +6,13 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from device.reading import Reading
-from device.recorder import record
-from device.recording import RAINCHECK_HEADER
-from device.sensors import RecordingExhausted, open_sensor
-from device.sensors.recorded import RecordedSensor
-from device.sensors.simulated import SimulatedSensor
-from harness.paths import fixtures_dir, shared_dir
+from raincheck.device.reading import Reading
+from raincheck.device.recorder import record
+from raincheck.device.recording import RAINCHECK_HEADER
+from raincheck.device.sensors import RecordingExhausted, open_sensor
+from raincheck.device.sensors.recorded import RecordedSensor
+from raincheck.device.sensors.simulated import SimulatedSensor
+from raincheck.harness.paths import fixtures_dir, shared_dir
 
 HEADER = ",".join(RAINCHECK_HEADER)
 OWN_RECORDING = "simulated_seed1_1h.csv"
@@ -76,7 +75,7 @@ def test_broken_rows_become_failed_readings_logged_with_file_and_line(tmp_path, 
         "60,21.0,1001.0,51.0,1\n"  # line 8: good
     )
     sensor = RecordedSensor(path)
-    with caplog.at_level(logging.WARNING, logger="device.sensors.recorded"):
+    with caplog.at_level(logging.WARNING, logger="raincheck.device.sensors.recorded"):
         readings = replay_all(sensor)
     assert [reading.ok for reading in readings] == [True, False, False, False, False, False, True]
     assert readings[-1] == Reading(21.0, 1001.0, 51.0)

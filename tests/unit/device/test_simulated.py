@@ -5,10 +5,9 @@ import statistics
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from device import constants
-from device.sensors import Sensor, open_sensor
-from device.sensors.simulated import SimulatedSensor
+from raincheck.device import constants
+from raincheck.device.sensors import Sensor, open_sensor
+from raincheck.device.sensors.simulated import SimulatedSensor
 
 TEN_MINUTES_S = 600.0
 DAY_S = 86400.0

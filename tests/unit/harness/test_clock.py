@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from harness.core import clock as clock_module
-from harness.core.clock import (
+from raincheck.harness.core import clock as clock_module
+from raincheck.harness.core.clock import (
     CLOCK_FILE_FORMAT,
     CPU_IDLE_STALL_S,
     WATCH_POLL_S,

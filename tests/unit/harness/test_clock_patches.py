@@ -8,8 +8,7 @@ import sys
 import threading
 
 import pytest
-
-from harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
 
 sys.path.insert(0, str(RUNTIME_MODULES_DIR))
 from raincheck_clock_patches import VirtualTime, _Waiter  # noqa: E402

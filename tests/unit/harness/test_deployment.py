@@ -1,8 +1,7 @@
 import zipfile
 
 import pytest
-
-from harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
+from raincheck.harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 
 
 def test_a_package_folder_is_staged_as_its_root_without_caches(tmp_path):

@@ -1,9 +1,8 @@
 from pathlib import Path
 
 import pytest
-
-from harness.group import GroupError, load_group
-from harness.paths import fixtures_dir
+from raincheck.harness.group import GroupError, load_group
+from raincheck.harness.paths import fixtures_dir
 
 
 def test_the_application_group_loads():

@@ -11,11 +11,10 @@ from concurrent.futures import Future
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from harness.core.functions import Invocation, WorkResult
-from harness.core.ipc_server import IPCError, IPCServer
-from harness.core.runtime_modules import RUNTIME_MODULES_DIR
-from harness.core.runtime_modules.raincheck_frames import (
+from raincheck.harness.core.functions import Invocation, WorkResult
+from raincheck.harness.core.ipc_server import IPCError, IPCServer
+from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
+from raincheck.harness.core.runtime_modules.raincheck_frames import (
     HEADER,
     MAX_BODY_BYTES,
     FrameError,

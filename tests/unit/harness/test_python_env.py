@@ -12,9 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
-
-from harness.core.deployment import DeploymentError
-from harness.core.python_env import build_site_packages, check_runtime, resolve
+from raincheck.harness.core.deployment import DeploymentError
+from raincheck.harness.core.python_env import build_site_packages, check_runtime, resolve
 
 
 def test_a_distribution_comes_with_what_it_requires_and_nothing_else():

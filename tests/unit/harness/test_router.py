@@ -3,9 +3,8 @@ however often the same source and topic come back (matches are remembered per (s
 
 from hypothesis import given
 from hypothesis import strategies as st
-
-from harness.core.router import Route, Router
-from harness.core.topics import topic_matches
+from raincheck.harness.core.router import Route, Router
+from raincheck.harness.core.topics import topic_matches
 
 SOURCES = ["thing:sensor", "function:republish", "GGShadowService"]
 TARGETS = ["function:republish", "function:inference", "thing:sensor", "cloud", "GGShadowService"]

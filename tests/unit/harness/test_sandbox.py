@@ -6,10 +6,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from harness.core import sandbox
-from harness.core.deployment import DeploymentError
-from harness.core.sandbox import PACKAGE_MOUNT, ContainerSpec, container_command
+from raincheck.harness.core import sandbox
+from raincheck.harness.core.deployment import DeploymentError
+from raincheck.harness.core.sandbox import PACKAGE_MOUNT, ContainerSpec, container_command
 
 
 def pairs(command: list[str], option: str) -> list[tuple[str, str]]:

@@ -8,9 +8,8 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from harness.cloud.sync import coalesce, mergeable
-from harness.shadow.models import ShadowStore
+from raincheck.harness.cloud.sync import coalesce, mergeable
+from raincheck.harness.shadow.models import ShadowStore
 
 leaf = st.one_of(st.integers(-5, 5), st.sampled_from(["on", "off"]), st.none())
 keys = st.sampled_from(["a", "b"])  # few keys, so that updates touch the same paths

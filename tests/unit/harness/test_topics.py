@@ -1,8 +1,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from harness.core.topics import topic_matches, validate_topic_filter
+from raincheck.harness.core.topics import topic_matches, validate_topic_filter
 
 level = st.text(alphabet="abcxyz019_-", min_size=1, max_size=5)
 topic = st.lists(level, min_size=1, max_size=6).map("/".join)

@@ -9,8 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
-
-from harness.paths import shared_dir
+from raincheck.harness.paths import shared_dir
 
 
 class ShadowError(Exception):

@@ -6,8 +6,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from lambdas.inference.core import (
+from raincheck.lambdas.inference.core import (
     DEFAULT_THRESHOLD,
     UnusableShadow,
     build_prediction_update,

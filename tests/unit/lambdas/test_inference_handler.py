@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-HANDLER = "lambdas.inference.handler"
+HANDLER = "raincheck.lambdas.inference.handler"
 
 
 class Waiter(logging.Handler):
@@ -29,7 +29,7 @@ class Waiter(logging.Handler):
 @pytest.fixture
 def import_handler(fake_greengrasssdk: types.ModuleType) -> Iterator:
     waiter = Waiter()
-    service_logger = logging.getLogger("lambdas.inference.service")
+    service_logger = logging.getLogger("raincheck.lambdas.inference.service")
     service_logger.addHandler(waiter)
     modules: list[types.ModuleType] = []
 

@@ -7,8 +7,7 @@ import math
 import threading
 
 import pytest
-
-from lambdas.inference.service import (
+from raincheck.lambdas.inference.service import (
     DEFAULT_PERIOD_S,
     DEFAULT_PREDICTOR_PATH,
     DEFAULT_STANDARDISER_PATH,
@@ -19,7 +18,7 @@ from lambdas.inference.service import (
     settings_from_env,
 )
 
-LOGGER = "lambdas.inference.service"
+LOGGER = "raincheck.lambdas.inference.service"
 REPORTED = {"temperature": 12.5, "pressure": 1002.0, "humidity": 91.0, "message": "Success"}
 
 

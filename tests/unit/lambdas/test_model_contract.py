@@ -8,9 +8,8 @@ import zipfile
 from pathlib import Path
 
 import pytest
-
-from harness.paths import ml_resources_dir
-from lambdas.inference.model import ModelContractError, load_model_pair
+from raincheck.harness.paths import ml_resources_dir
+from raincheck.lambdas.inference.model import ModelContractError, load_model_pair
 
 tf = pytest.importorskip("tensorflow")
 

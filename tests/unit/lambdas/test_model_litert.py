@@ -13,10 +13,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from harness.paths import ml_resources_dir
-from lambdas.inference.model import ModelContractError, RainModel, load_model_pair
-from lambdas.inference.savedmodel import LITERT_MODEL_FILE, METADATA_FILE
+from raincheck.harness.paths import ml_resources_dir
+from raincheck.lambdas.inference.model import ModelContractError, RainModel, load_model_pair
+from raincheck.lambdas.inference.savedmodel import LITERT_MODEL_FILE, METADATA_FILE
 
 # The exporter is a script beside the models (conversion needs TensorFlow; the Lambda never converts).
 _spec = importlib.util.spec_from_file_location("export_litert", ml_resources_dir() / "export_litert.py")
@@ -168,7 +167,7 @@ def test_litert_model_with_the_wrong_input_shape_is_named(tmp_path: Path) -> Non
 def test_lambda_settings_with_model_runtime_litert_load_the_unzipped_resource(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from lambdas.inference.service import (  # noqa: PLC0415
+    from raincheck.lambdas.inference.service import (  # noqa: PLC0415
         DEFAULT_STANDARDISER_PATH,
         load_model,
         settings_from_env,
@@ -177,7 +176,7 @@ def test_lambda_settings_with_model_runtime_litert_load_the_unzipped_resource(
     with zipfile.ZipFile(SHIPPED) as archive:  # as Greengrass unzips it to the resource's destination
         archive.extractall(tmp_path)
     environ = {"THING_NAME": "bme680_sensor", "MODEL_RUNTIME": "litert", "PREDICTOR_PATH": str(tmp_path)}
-    with caplog.at_level("INFO", logger="lambdas.inference.service"):
+    with caplog.at_level("INFO", logger="raincheck.lambdas.inference.service"):
         model = load_model(settings_from_env(environ))  # STANDARDISER_PATH left at its default, never read
     assert model is not None
     assert getattr(model, "runtime", None) == "litert"

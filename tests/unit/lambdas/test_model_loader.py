@@ -10,12 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import raincheck.lambdas.inference
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import lambdas.inference
-from harness.paths import ml_resources_dir
-from lambdas.inference.model import RainModel, load_model_pair
+from raincheck.harness.paths import ml_resources_dir
+from raincheck.lambdas.inference.model import RainModel, load_model_pair
 
 UPSTREAM_REFERENCE = [
     ((1013.0, 12.0, 95.0), 0.40679),
@@ -126,7 +125,7 @@ def test_a_tensorflow_pair_names_both_of_its_files() -> None:
 
 
 def test_inference_modules_import_each_other_without_cycles_or_private_names() -> None:
-    package = Path(lambdas.inference.__file__).parent
+    package = Path(raincheck.lambdas.inference.__file__).parent
     imports: dict[str, set[str]] = {}
     for source in sorted(package.glob("*.py")):
         imports[source.stem] = set()

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-HANDLER = "lambdas.republish.handler"
+HANDLER = "raincheck.lambdas.republish.handler"
 
 
 @pytest.fixture

@@ -5,15 +5,14 @@ import logging
 import threading
 
 import pytest
-
-from lambdas.republish.service import (
+from raincheck.lambdas.republish.service import (
     RepublishSettings,
     republish,
     sample_cpu_temperatures,
     settings_from_env,
 )
 
-LOGGER = "lambdas.republish.service"
+LOGGER = "raincheck.lambdas.republish.service"
 GOOD = {"sequence": 1, "temperature": 30.0, "pressure": 1000.0, "humidity": 60.0, "message": "Success"}
 FAIL = {"sequence": 2, "temperature": None, "pressure": None, "humidity": None, "message": "Fail"}
 SETTINGS = RepublishSettings(thing_name="pi-thing", cpu_samples=4, cpu_sample_interval_s=1.0)

@@ -7,10 +7,9 @@ import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-from harness.paths import fixtures_dir
-from lambdas.inference import core as inference
-from lambdas.republish import core as republish
+from raincheck.harness.paths import fixtures_dir
+from raincheck.lambdas.inference import core as inference
+from raincheck.lambdas.republish import core as republish
 
 SCHEMA = json.loads((fixtures_dir() / "shadow.schema.json").read_text())
 VALIDATOR = jsonschema.Draft202012Validator(SCHEMA)

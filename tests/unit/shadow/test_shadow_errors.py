@@ -3,8 +3,7 @@
 import json
 
 import pytest
-
-from harness.shadow.models import ShadowError, ShadowStore
+from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 
 @pytest.fixture

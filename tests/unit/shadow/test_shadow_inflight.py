@@ -3,8 +3,7 @@
 import threading
 
 import pytest
-
-from harness.shadow.models import ShadowError, ShadowStore
+from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 
 class GateClock:

@@ -11,8 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
-
-from harness.shadow.models import ShadowError, ShadowStore
+from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 NOW = 1000
 

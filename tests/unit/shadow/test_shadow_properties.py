@@ -5,8 +5,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from harness.shadow.models import ShadowError, ShadowStore
+from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 KEYS = st.sampled_from(["a", "b", "c"])  # few keys so updates collide, merge and delete each other
 SCALARS = st.one_of(st.integers(-2, 2), st.booleans(), st.sampled_from(["x", "é"]), st.just(1.5))

@@ -5,9 +5,8 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from harness.shadow.models import ShadowError, ShadowStore
-from harness.shadow.service import ShadowService
+from raincheck.harness.shadow.models import ShadowError, ShadowStore
+from raincheck.harness.shadow.service import ShadowService
 
 CLASSIC = "$aws/things/Pi/shadow"
 NAMED = "$aws/things/Pi/shadow/name/cfg"
