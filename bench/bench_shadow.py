@@ -26,6 +26,7 @@ from collections.abc import Callable
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.iot.models import iot_backends
 from moto.iotdata.models import iotdata_backends
+
 from raincheck.harness.shadow.models import ShadowStore
 from raincheck.harness.shadow.service import ShadowService
 

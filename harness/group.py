@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
 from raincheck.harness.core.topics import validate_topic_filter
 
 THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")

@@ -101,6 +101,7 @@ class Rig:
             options: dict[str, Any] = {"clock": self.clock, "ipc_wire": self._ipc_wire}
             if fetch is not None:
                 options["fetch_resource"] = fetch
+                options["cloud_endpoint"] = self.cloud.endpoint_url
             self.core = EmulatedCore(self.group, self.workdir, cloud_sink=self._to_cloud, **options)
             self.core.start()
             for device in self.group.devices:

@@ -24,11 +24,15 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 class MockCloud:
-    """moto-backed boto3 clients for one region, alive between start() and stop()."""
+    """moto-backed boto3 clients for one region, alive between start() and stop(). The same cloud is
+    served over HTTP on localhost (moto's server mode, which shares the in-process state) at
+    `endpoint_url`, for the Lambdas' own boto3 calls from their processes."""
 
     def __init__(self, region: str = "us-east-1") -> None:
         self.region = region
         self._mock: Any = None
+        self._server: Any = None
+        self.endpoint_url: str | None = None
         self._downloads = tempfile.TemporaryDirectory(prefix="raincheck-cloud-")
         self.iot: Any = None
         self.iot_data: Any = None
@@ -47,12 +51,23 @@ class MockCloud:
             os.environ.setdefault(key, value)
         self._mock = mock_aws()
         self._mock.start()
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request on the terminal
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint_url = f"http://{host}:{port}"
         self.iot = boto3.client("iot", region_name=self.region)
         self.iot_data = boto3.client("iot-data", region_name=self.region)
         self.s3 = boto3.client("s3", region_name=self.region)
         return self
 
     def stop(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            self.endpoint_url = None
         if self._mock is not None:
             self._mock.stop()
             self._mock = None

@@ -24,7 +24,7 @@ from pathlib import Path
 from raincheck.harness.core.clock import Clock, RealClock, VirtualClock, thread_token
 from raincheck.harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 from raincheck.harness.core.functions import FunctionConfig, FunctionHost, Invocation, WorkResult
-from raincheck.harness.core.ipc_server import IPCError, IPCServer
+from raincheck.harness.core.ipc_server import CREDENTIALS_PATH, IPCError, IPCServer
 from raincheck.harness.core.python_env import SitePackages, build_site_packages, check_runtime
 from raincheck.harness.core.router import Route, Router
 from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
@@ -80,6 +80,7 @@ class EmulatedCore:
         cloud_sink: MessageSink | None = None,
         ipc_wire: str | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
+        cloud_endpoint: str | None = None,
     ) -> None:
         self.group = group
         self.workdir = Path(workdir).resolve()
@@ -87,6 +88,7 @@ class EmulatedCore:
         self.fetch_resource = fetch_resource
         self.cloud_sink = cloud_sink
         self.max_message_bytes = max_message_bytes
+        self.cloud_endpoint = cloud_endpoint  # the mocked cloud over HTTP, for the Lambdas' own boto3
         self.oversized_messages = 0
         # The Lambdas' IPC wire: frames where time is simulated (IPC round trips are then most of the
         # wall time), the HTTP contract otherwise. Both carry the same calls (harness.core.ipc_server).
@@ -252,6 +254,10 @@ class EmulatedCore:
                 "AWS_EC2_METADATA_DISABLED": "true",
             }
         )
+        if self.cloud_endpoint is not None:
+            # A Lambda's boto3 reaches the mocked cloud, with credentials from the token exchange service.
+            env["AWS_ENDPOINT_URL"] = self.cloud_endpoint
+            env["AWS_CONTAINER_CREDENTIALS_FULL_URI"] = f"http://127.0.0.1:{self._ipc.port}{CREDENTIALS_PATH}"
         if definition.isolation == "container":
             env["TMPDIR"] = env["HOME"] = "/tmp"  # its own; the host's homes are hidden
         else:
@@ -401,6 +407,23 @@ class EmulatedCore:
         """A Lambda notified a Condition: its waiters with these ids run again now."""
         self._caller(token)
         self.clock.wake(token, wake_ids)
+
+    def credentials(self, token: str) -> bytes:
+        """The token exchange service (Greengrass V2's aws.greengrass.TokenExchangeService): a Lambda's
+        boto3 gets credentials for the mocked cloud with its own token, as a core's would for the core
+        device's role. Only the group's functions may ask."""
+        caller = self._caller(token)
+        if not caller.startswith("function:") or token in self._client_tokens:
+            raise IPCError(403, "credentials are for the group's functions")
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        return json.dumps(
+            {
+                "AccessKeyId": "testing",
+                "SecretAccessKey": "testing",
+                "Token": "raincheck",
+                "Expiration": expires,
+            }
+        ).encode()
 
     def clock_thread(self, token: str, event: str) -> None:
         """A Lambda process started or ended a thread: the clock counts it as an actor."""

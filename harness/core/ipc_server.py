@@ -37,6 +37,8 @@ from raincheck.harness.core.runtime_modules.raincheck_frames import FrameError, 
 
 PREFIX = "/2016-11-01/functions/"
 CLOCK_PREFIX = "/raincheck/clock/"
+# The token exchange service's path (V2: AWS_CONTAINER_CREDENTIALS_FULL_URI), served beside the IPC.
+CREDENTIALS_PATH = "/2016-11-01/credentialprovider/"
 OPS = ("invoke", "result", "work", "done", "sleep", "thread", "wake")
 logger = logging.getLogger("raincheck.core.ipc")
 
@@ -51,6 +53,7 @@ class Dispatcher(Protocol):
     def clock_sleep(self, token: str, seconds: float | None, wake_id: str = "") -> None: ...
     def clock_wake(self, token: str, wake_ids: list[str]) -> None: ...
     def clock_thread(self, token: str, event: str) -> None: ...
+    def credentials(self, token: str) -> bytes: ...
 
 
 class IPCError(Exception):
@@ -140,6 +143,8 @@ def _serve(dispatcher: Dispatcher, request: Request, result_timeout_s: float, in
     if op == "wake":
         dispatcher.clock_wake(token, list(request.wake_ids))
         return Answer(HTTPStatus.OK)
+    if op == "credentials":
+        return Answer(HTTPStatus.OK, dispatcher.credentials(token))
     if op == "thread":
         dispatcher.clock_thread(token, request.event)
         return Answer(HTTPStatus.OK)
@@ -167,6 +172,8 @@ class _HTTPHandler(BaseHTTPRequestHandler):
                 return Request("thread", token, event=text)
             if event == "wake":
                 return Request("wake", token, wake_ids=tuple(filter(None, text.split(","))))
+        if self.path == CREDENTIALS_PATH and method == "GET":
+            return Request("credentials", token)
         if not self.path.startswith(PREFIX):
             raise IPCError(HTTPStatus.NOT_FOUND, f"unknown path {self.path}")
         rest = self.path[len(PREFIX) :]

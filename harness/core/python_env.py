@@ -24,6 +24,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
+
 from raincheck.harness.core.deployment import DeploymentError
 
 

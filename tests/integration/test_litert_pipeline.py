@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from raincheck.harness.paths import fixtures_dir, ml_resources_dir
 from raincheck.harness.rig import Rig
 

@@ -12,6 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from raincheck.harness.paths import ml_resources_dir
 from raincheck.lambdas.inference.model import RainModel, load_model_pair
 

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from raincheck.app.pipeline import PipelineError, default_group, run_pipeline
 from raincheck.device.sensors import open_sensor
 from raincheck.harness.paths import ml_resources_dir

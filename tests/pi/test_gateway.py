@@ -11,6 +11,7 @@ import os
 import time
 
 import pytest
+
 from raincheck.device.sensors import open_sensor
 from raincheck.device.sensors.base import SensorUnavailable
 

@@ -52,6 +52,12 @@ def _credentials():
     return "none" if found is None else f"found ({found.method})"
 
 
+def _buckets():
+    import boto3
+
+    return sorted(bucket["Name"] for bucket in boto3.client("s3").list_buckets()["Buckets"])
+
+
 def inspect(spec, context):
     """What the Lambda sees of its world: environment, imports, files, credentials."""
     seen = {
@@ -71,6 +77,8 @@ def inspect(spec, context):
     }
     if spec.get("credentials"):
         seen["credentials"] = _outcome(_credentials)
+    if spec.get("s3_buckets"):
+        seen["s3_buckets"] = _outcome(_buckets)
     if "print" in spec:
         print(spec["print"])
         print(spec["print"] + " on stderr", file=sys.stderr)

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+
 from raincheck.app.cli import main
 from raincheck.harness.paths import ml_resources_dir, shared_dir
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.device.reading import Reading
 from raincheck.device.sensors import SensorUnavailable, open_sensor
 from raincheck.device.sensors.bme680_i2c import Bme680Sensor

@@ -4,6 +4,7 @@ import json
 import logging
 
 import pytest
+
 from raincheck.device.publisher import MemoryTransport, Publisher, Transport
 from raincheck.device.reading import Reading, decode_payload
 from raincheck.device.sensors import RecordingExhausted, Sensor

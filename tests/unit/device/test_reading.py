@@ -5,6 +5,7 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.device import constants
 from raincheck.device.reading import MalformedMessage, Reading, decode_payload, from_message
 

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.device.reading import Reading
 from raincheck.device.recorder import record
 from raincheck.device.recording import RAINCHECK_HEADER

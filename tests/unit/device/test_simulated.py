@@ -5,6 +5,7 @@ import statistics
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.device import constants
 from raincheck.device.sensors import Sensor, open_sensor
 from raincheck.device.sensors.simulated import SimulatedSensor

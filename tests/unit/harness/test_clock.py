@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.harness.core import clock as clock_module
 from raincheck.harness.core.clock import (
     CLOCK_FILE_FORMAT,

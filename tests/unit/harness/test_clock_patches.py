@@ -8,6 +8,7 @@ import sys
 import threading
 
 import pytest
+
 from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
 
 sys.path.insert(0, str(RUNTIME_MODULES_DIR))

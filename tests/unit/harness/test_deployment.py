@@ -1,6 +1,7 @@
 import zipfile
 
 import pytest
+
 from raincheck.harness.core.deployment import DeploymentError, stage_function_code, unpack_ml_resource
 
 

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import pytest
+
 from raincheck.harness.group import GroupError, load_group
 from raincheck.harness.paths import fixtures_dir
 

@@ -11,6 +11,7 @@ from concurrent.futures import Future
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.harness.core.functions import Invocation, WorkResult
 from raincheck.harness.core.ipc_server import IPCError, IPCServer
 from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR

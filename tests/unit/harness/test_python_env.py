@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from packaging.utils import canonicalize_name
+
 from raincheck.harness.core.deployment import DeploymentError
 from raincheck.harness.core.python_env import build_site_packages, check_runtime, resolve
 

@@ -3,6 +3,7 @@ however often the same source and topic come back (matches are remembered per (s
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.harness.core.router import Route, Router
 from raincheck.harness.core.topics import topic_matches
 

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from raincheck.harness.core import sandbox
 from raincheck.harness.core.deployment import DeploymentError
 from raincheck.harness.core.sandbox import PACKAGE_MOUNT, ContainerSpec, container_command

@@ -8,6 +8,7 @@ import json
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.harness.cloud.sync import coalesce, mergeable
 from raincheck.harness.shadow.models import ShadowStore
 

@@ -1,6 +1,7 @@
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.harness.core.topics import topic_matches, validate_topic_filter
 
 level = st.text(alphabet="abcxyz019_-", min_size=1, max_size=5)

@@ -9,6 +9,7 @@ import types
 from pathlib import Path
 
 import pytest
+
 from raincheck.harness.paths import shared_dir
 
 

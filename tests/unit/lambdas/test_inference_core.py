@@ -6,6 +6,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.lambdas.inference.core import (
     DEFAULT_THRESHOLD,
     UnusableShadow,

@@ -7,6 +7,7 @@ import math
 import threading
 
 import pytest
+
 from raincheck.lambdas.inference.service import (
     DEFAULT_PERIOD_S,
     DEFAULT_PREDICTOR_PATH,

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.harness.paths import ml_resources_dir
 from raincheck.lambdas.inference.model import ModelContractError, RainModel, load_model_pair
 from raincheck.lambdas.inference.savedmodel import LITERT_MODEL_FILE, METADATA_FILE

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import raincheck.lambdas.inference
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import raincheck.lambdas.inference
 from raincheck.harness.paths import ml_resources_dir
 from raincheck.lambdas.inference.model import RainModel, load_model_pair
 

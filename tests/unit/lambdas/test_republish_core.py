@@ -6,6 +6,7 @@ import re
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.lambdas.republish.core import (
     CPU_TEMPERATURE_RANGE_C,
     TEMPERATURE_RANGE_C,

@@ -5,6 +5,7 @@ import logging
 import threading
 
 import pytest
+
 from raincheck.lambdas.republish.service import (
     RepublishSettings,
     republish,

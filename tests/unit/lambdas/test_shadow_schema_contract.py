@@ -7,6 +7,7 @@ import jsonschema
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from raincheck.harness.paths import fixtures_dir
 from raincheck.lambdas.inference import core as inference
 from raincheck.lambdas.republish import core as republish

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.harness.paths import ml_resources_dir
 
 _spec = importlib.util.spec_from_file_location("rain_data", ml_resources_dir() / "rain_data.py")

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 

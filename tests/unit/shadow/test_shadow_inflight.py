@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+
 from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 

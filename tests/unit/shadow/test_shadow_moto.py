@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+
 from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 NOW = 1000

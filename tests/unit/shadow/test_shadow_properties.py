@@ -5,6 +5,7 @@ from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.harness.shadow.models import ShadowError, ShadowStore
 
 KEYS = st.sampled_from(["a", "b", "c"])  # few keys so updates collide, merge and delete each other

@@ -5,6 +5,7 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from raincheck.harness.shadow.models import ShadowError, ShadowStore
 from raincheck.harness.shadow.service import ShadowService
 

@@ -1,0 +1,58 @@
+"""A Lambda's own boto3 calls reach the rig's mocked cloud (moto over HTTP on localhost), with credentials
+from the core's token exchange service, never the developer's."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from raincheck.harness.core.ipc_server import CREDENTIALS_PATH
+from raincheck.harness.rig import Rig
+
+GROUP = """
+group: cloudy
+region: eu-west-1
+core: {{thing: gateway, packages: [greengrasssdk, boto3]}}
+devices: [{{thing: sensor}}, {{thing: observer}}]
+functions:
+  - name: probe
+    handler: lambda_function.function_handler
+    code: "{probe}"
+    isolation: {isolation}
+    timeout_s: 30
+subscriptions:
+  - {{source: thing:sensor, subject: probe/ask, target: function:probe}}
+  - {{source: function:probe, subject: probe/#, target: thing:observer}}
+resources:
+  ml:
+    - {{id: model, s3_uri: s3://cloudy-greengrass-models/m.zip, destination: /ggml/m, local_source: m.zip}}
+"""
+
+
+@pytest.mark.parametrize("isolation", ["container", "nocontainer"])
+def test_a_lambdas_boto3_reaches_the_mocked_cloud_with_the_token_exchange_services_credentials(
+    tmp_path: Path, test_lambdas: Path, isolation: str, monkeypatch
+):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIADEVELOPER")  # the developer's shell: never the Lambda's
+    with zipfile.ZipFile(tmp_path / "m.zip", "w") as bundle:
+        bundle.writestr("weights.txt", "1")
+    group = tmp_path / "group.yaml"
+    group.write_text(GROUP.format(probe=test_lambdas / "probe", isolation=isolation))
+    with Rig(group, workdir=tmp_path / "core") as rig:
+        rig.publish("thing:sensor", "probe/ask", {"inspect": {"credentials": True, "s3_buckets": True}})
+        (answer,) = rig.wait_for(lambda: rig.device_messages("observer", "probe/out"))
+        seen = json.loads(answer[1])["seen"]
+        port = rig.core._ipc.port
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}{CREDENTIALS_PATH}", headers={"Authorization": "not-a-function"}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+    assert seen["credentials"] == "found (container-role)"
+    assert seen["s3_buckets"] == ["cloudy-greengrass-models"]  # the group's model bucket, in the rig's moto
+    assert refused.value.code == 403
