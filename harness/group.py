@@ -61,6 +61,15 @@ class MLResource:
 
 
 @dataclass(frozen=True)
+class SecretResource:
+    """A Secrets Manager secret deployed to the core for the functions it is attached to."""
+
+    id: str
+    name: str  # the secret's name (a Lambda asks for it by this name or its ARN)
+    local_value: str | None  # what the rig stores in the mocked Secrets Manager
+
+
+@dataclass(frozen=True)
 class FunctionDefinition:
     name: str
     handler: str
@@ -122,12 +131,20 @@ class GroupDefinition:
     subscriptions: tuple[Subscription, ...]
     ml_resources: tuple[MLResource, ...]
     path: Path | None = field(default=None, compare=False)
+    secrets: tuple[SecretResource, ...] = ()
 
     def function(self, name: str) -> FunctionDefinition:
         for function in self.functions:
             if function.name == name:
                 return function
         raise KeyError(f"no function {name!r} in group {self.name!r}")
+
+    def ml_resources_of(self, function: FunctionDefinition) -> list[MLResource]:
+        """The ML resources attached to a function (its `resources` may also name secrets)."""
+        return [r for r in self.ml_resources if r.id in function.resources]
+
+    def secrets_of(self, function: FunctionDefinition) -> list[SecretResource]:
+        return [s for s in self.secrets if s.id in function.resources]
 
     def ml_resource(self, resource_id: str) -> MLResource:
         for resource in self.ml_resources:
@@ -199,8 +216,9 @@ def parse_group(document: Any, source: str, root: Path, path: Path | None = None
     for package in packages:
         if not isinstance(package, str) or not DISTRIBUTION.match(package):
             raise core.fail(f"packages: {package!r} is not a Python distribution name")
-    resources = _parse_resources(source, top.get("resources", dict, {}), root)
-    resource_ids = {resource.id for resource in resources}
+    resources, secrets = _parse_resources(source, top.get("resources", dict, {}), root)
+    resource_ids = {resource.id for resource in resources} | {secret.id for secret in secrets}
+    _unique(top, "resource", [r.id for r in resources] + [s.id for s in secrets])
     functions = tuple(
         _parse_function(source, item, root, resource_ids) for item in top.get("functions", list)
     )
@@ -226,6 +244,7 @@ def parse_group(document: Any, source: str, root: Path, path: Path | None = None
         subscriptions=subscriptions,
         ml_resources=resources,
         path=path,
+        secrets=secrets,
     )
 
 
@@ -376,9 +395,19 @@ def _parse_subscription(source: str, item: Any, endpoints: set[str]) -> Subscrip
     return subscription
 
 
-def _parse_resources(source: str, resources: Any, root: Path) -> tuple[MLResource, ...]:
+def _parse_resources(
+    source: str, resources: Any, root: Path
+) -> tuple[tuple[MLResource, ...], tuple[SecretResource, ...]]:
     reader = _Reader(source, resources, "resources")
-    reader.check_keys({"ml"})
+    reader.check_keys({"ml", "secrets"})
+    secrets = []
+    for item in reader.get("secrets", list, []):
+        secret = _Reader(source, item, "secret")
+        secret.check_keys({"id", "name", "local_value"})
+        name = secret.get("name", str)
+        if not re.match(r"^[A-Za-z0-9/_+=.@-]{1,512}$", name):
+            raise secret.fail(f"name {name!r} is not a Secrets Manager secret name")
+        secrets.append(SecretResource(secret.get("id", str), name, secret.get("local_value", str, None)))
     parsed = []
     for item in reader.get("ml", list, []):
         ml = _Reader(source, item, "ML resource")
@@ -398,4 +427,4 @@ def _parse_resources(source: str, resources: Any, root: Path) -> tuple[MLResourc
                 local_source=(root / local).resolve() if local else None,
             )
         )
-    return tuple(parsed)
+    return tuple(parsed), tuple(secrets)

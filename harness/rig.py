@@ -97,11 +97,15 @@ class Rig:
                 for resource in self.group.ml_resources:
                     if resource.local_source is not None:
                         self.cloud.upload_ml_resource(resource)
+                for secret in self.group.secrets:
+                    if secret.local_value is not None:
+                        self.cloud.put_secret(secret.name, secret.local_value)
                 fetch = self.cloud.fetch_ml_resource
             options: dict[str, Any] = {"clock": self.clock, "ipc_wire": self._ipc_wire}
             if fetch is not None:
                 options["fetch_resource"] = fetch
                 options["cloud_endpoint"] = self.cloud.endpoint_url
+                options["fetch_secret"] = self.cloud.fetch_secret
             self.core = EmulatedCore(self.group, self.workdir, cloud_sink=self._to_cloud, **options)
             self.core.start()
             for device in self.group.devices:

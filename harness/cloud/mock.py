@@ -6,6 +6,7 @@ it differs): the harness's own shadow service is the reference for shadow rules.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ class MockCloud:
         self.iot: Any = None
         self.iot_data: Any = None
         self.s3: Any = None
+        self.secretsmanager: Any = None
 
     def start(self) -> MockCloud:
         try:
@@ -61,6 +63,7 @@ class MockCloud:
         self.iot = boto3.client("iot", region_name=self.region)
         self.iot_data = boto3.client("iot-data", region_name=self.region)
         self.s3 = boto3.client("s3", region_name=self.region)
+        self.secretsmanager = boto3.client("secretsmanager", region_name=self.region)
         return self
 
     def stop(self) -> None:
@@ -98,6 +101,26 @@ class MockCloud:
     def publish(self, topic: str, payload: bytes) -> None:
         """A message the core sends to the `cloud` endpoint."""
         self.iot_data.publish(topic=topic, qos=0, payload=payload)
+
+    # -- secrets -------------------------------------------------------------------------------------
+    def put_secret(self, name: str, value: str) -> None:
+        """Create (or update) a secret in the mocked Secrets Manager, as the group's owner would."""
+        try:
+            self.secretsmanager.create_secret(Name=name, SecretString=value)
+        except self.secretsmanager.exceptions.ResourceExistsException:
+            self.secretsmanager.put_secret_value(SecretId=name, SecretString=value)
+
+    def fetch_secret(self, secret: Any) -> dict:
+        """A secret's current value as GetSecretValue gives it, as the core fetches it at deployment (a
+        binary secret base64-encoded, as the local secrets service returns it)."""
+        answer = self.secretsmanager.get_secret_value(SecretId=secret.name)
+        value = {key: answer[key] for key in ("ARN", "Name", "VersionId", "VersionStages") if key in answer}
+        if "SecretString" in answer:
+            value["SecretString"] = answer["SecretString"]
+        else:
+            value["SecretBinary"] = base64.b64encode(answer["SecretBinary"]).decode()
+        value["CreatedDate"] = answer["CreatedDate"].timestamp()
+        return value
 
     # -- ML resources ------------------------------------------------------------------------------
     def upload_ml_resource(self, resource: MLResource) -> None:

@@ -30,11 +30,19 @@ from raincheck.harness.core.router import Route, Router
 from raincheck.harness.core.runtime_modules import RUNTIME_MODULES_DIR
 from raincheck.harness.core.sandbox import RUNTIME_MOUNT, ContainerSpec, check_destination, check_sandbox
 from raincheck.harness.core.sysfs import CpuTemperature
-from raincheck.harness.group import CLOUD, SHADOW_SERVICE, FunctionDefinition, GroupDefinition, MLResource
+from raincheck.harness.group import (
+    CLOUD,
+    SHADOW_SERVICE,
+    FunctionDefinition,
+    GroupDefinition,
+    MLResource,
+    SecretResource,
+)
 from raincheck.harness.shadow.models import ShadowStore
 from raincheck.harness.shadow.service import ShadowService
 
 SHADOW_FUNCTION_ARN = "arn:aws:lambda:::function:GGShadowService"
+SECRETS_FUNCTION_ARN = "arn:aws:lambda:::function:GGSecretManager"
 ROUTER_FUNCTION_ARN = "arn:aws:lambda:::function:GGRouter"
 LOG_FORMAT = "[%(asctime)s.%(msecs)03dZ][%(levelname)s]-%(name)s: %(message)s"
 SUPERVISE_PERIOD_S = 0.05
@@ -48,6 +56,9 @@ MAX_MESSAGE_BYTES = 256 * 1024
 logger = logging.getLogger("raincheck.core")
 
 ResourceFetcher = Callable[[MLResource], Path]
+# A secret's value as GetSecretValue returns it (ARN, Name, VersionId, SecretString or SecretBinary,
+# VersionStages), fetched at deployment as a core does.
+SecretFetcher = Callable[[SecretResource], dict]
 MessageSink = Callable[[str, bytes], None]
 
 
@@ -81,6 +92,7 @@ class EmulatedCore:
         ipc_wire: str | None = None,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
         cloud_endpoint: str | None = None,
+        fetch_secret: SecretFetcher | None = None,
     ) -> None:
         self.group = group
         self.workdir = Path(workdir).resolve()
@@ -89,6 +101,8 @@ class EmulatedCore:
         self.cloud_sink = cloud_sink
         self.max_message_bytes = max_message_bytes
         self.cloud_endpoint = cloud_endpoint  # the mocked cloud over HTTP, for the Lambdas' own boto3
+        self.fetch_secret = fetch_secret or self._local_secret
+        self._secrets: dict[str, dict] = {}  # id -> the deployed value, as GetSecretValue gives it
         self.oversized_messages = 0
         # The Lambdas' IPC wire: frames where time is simulated (IPC round trips are then most of the
         # wall time), the HTTP contract otherwise. Both carry the same calls (harness.core.ipc_server).
@@ -137,6 +151,9 @@ class EmulatedCore:
         self._ipc.start()
         self._ipc_started = True
         resources = self._deploy_resources()
+        for secret in {s.id: s for d in self.group.functions for s in self.group.secrets_of(d)}.values():
+            self._secrets[secret.id] = self.fetch_secret(secret)
+            logger.info("Secret %s (%s) deployed", secret.id, secret.name)
         for definition in self.group.functions:
             package = stage_function_code(definition.code, self.workdir / "deployment" / definition.name)
             config = FunctionConfig(
@@ -200,12 +217,10 @@ class EmulatedCore:
         """What the function's container shows: its resources at their destinations, its package, the
         core's Python packages, /sys/class/thermal only with /sys access; the core's folder hidden."""
         binds = []
-        for rid in definition.resources:
-            destination = self.group.ml_resource(rid).destination
-            check_destination(destination, rid)
-            binds.append(
-                (resources[rid], destination, definition.resource_permissions.get(rid, "ro") == "rw")
-            )
+        for resource in self.group.ml_resources_of(definition):
+            check_destination(resource.destination, resource.id)
+            writable = definition.resource_permissions.get(resource.id, "ro") == "rw"
+            binds.append((resources[resource.id], resource.destination, writable))
         binds.append((site.path, f"{RUNTIME_MOUNT}/site-packages", False))
         clock_file = getattr(self.clock, "clock_file", None)
         if clock_file is not None:
@@ -223,11 +238,11 @@ class EmulatedCore:
         """A no-container Lambda's resources: linked under a folder of its own at their destination paths;
         the Lambda finds them at $AWS_GG_RESOURCE_PREFIX + destination, as on a core."""
         prefix = self.workdir / "resource-prefix" / definition.name
-        for rid in definition.resources:
-            link = prefix / self.group.ml_resource(rid).destination.lstrip("/")
+        for resource in self.group.ml_resources_of(definition):
+            link = prefix / resource.destination.lstrip("/")
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.is_symlink():
-                link.symlink_to(resources[rid], target_is_directory=True)
+                link.symlink_to(resources[resource.id], target_is_directory=True)
         prefix.mkdir(parents=True, exist_ok=True)
         return prefix
 
@@ -245,6 +260,7 @@ class EmulatedCore:
                 "GG_DAEMON_PORT": str(self._ipc.port),
                 "SHADOW_FUNCTION_ARN": SHADOW_FUNCTION_ARN,
                 "ROUTER_FUNCTION_ARN": ROUTER_FUNCTION_ARN,
+                "SECRETS_MANAGER_FUNCTION_ARN": SECRETS_FUNCTION_ARN,
                 "RAINCHECK_IPC_WIRE": self.ipc_wire,
                 "RAINCHECK_IPC_FRAMES_PORT": str(self._ipc.frames_port),
                 "RAINCHECK_FUNCTION_VERSION": definition.version,
@@ -360,6 +376,8 @@ class EmulatedCore:
             subject = _custom(invocation.client_context).get("subject", "")
             _ok, response = self.shadow_service.handle(subject, invocation.payload)
             invocation.result.set_result(WorkResult(response))
+        elif target == SECRETS_FUNCTION_ARN:
+            invocation.result.set_result(WorkResult(self._secret_value(caller, invocation.payload)))
         elif target == ROUTER_FUNCTION_ARN:
             custom = _custom(invocation.client_context)
             if len(invocation.payload) > self.max_message_bytes:
@@ -480,6 +498,41 @@ class EmulatedCore:
                 logger.warning("No cloud connection: message on %s dropped", topic)
             else:
                 self.cloud_sink(topic, payload)
+
+    def _local_secret(self, secret: SecretResource) -> dict:
+        """A secret without a cloud: its local_value, as if fetched."""
+        if secret.local_value is None:
+            raise DeploymentError(f"secret {secret.id!r} has no local_value and no cloud to fetch it from")
+        return {
+            "ARN": f"arn:aws:secretsmanager:{self.group.region}:{self.group.account}:secret:{secret.name}",
+            "Name": secret.name,
+            "VersionId": "local",
+            "SecretString": secret.local_value,
+            "VersionStages": ["AWSCURRENT"],
+        }
+
+    def _secret_value(self, caller: str, payload: bytes) -> bytes:
+        """The local secrets service: a function gets the secrets attached to it, by name or ARN, as
+        greengrasssdk's secretsmanager client expects them (CreatedDate in ms); an error as {Status,
+        Message}, which the client raises as SecretsManagerError."""
+        try:
+            request = json.loads(payload)
+            secret_id, stage = request["SecretId"], request.get("VersionStage") or "AWSCURRENT"
+        except (ValueError, KeyError, TypeError):
+            return json.dumps({"Status": 400, "Message": "request must be JSON with a SecretId"}).encode()
+        name = caller.split(":", 1)[1]
+        definition = next((d for d in self.group.functions if d.name == name), None)
+        attached = self.group.secrets_of(definition) if definition is not None else []
+        for secret in attached:
+            value = self._secrets.get(secret.id)
+            if value is not None and secret_id in (secret.name, value.get("ARN")):
+                if stage not in value.get("VersionStages", []):
+                    message = f"secret {secret_id} has no version staged {stage}"
+                    return json.dumps({"Status": 404, "Message": message}).encode()
+                created_ms = int(value.get("CreatedDate", time.time()) * 1000)
+                return json.dumps({**value, "CreatedDate": created_ms}).encode()
+        message = f"secret {secret_id} is not attached to {caller}"
+        return json.dumps({"Status": 404, "Message": message}).encode()
 
     def _publish_from_shadow_service(self, topic: str, payload: bytes) -> None:
         self.router.publish(SHADOW_SERVICE, topic, payload)

@@ -56,3 +56,48 @@ def test_a_lambdas_boto3_reaches_the_mocked_cloud_with_the_token_exchange_servic
     assert seen["credentials"] == "found (container-role)"
     assert seen["s3_buckets"] == ["cloudy-greengrass-models"]  # the group's model bucket, in the rig's moto
     assert refused.value.code == 403
+
+
+SECRETS = """
+group: secretive
+region: eu-west-1
+core: {{thing: gateway, packages: [greengrasssdk]}}
+devices: [{{thing: sensor}}, {{thing: observer}}]
+functions:
+  - {{name: holder, handler: lambda_function.function_handler, code: "{probe}", resources: [api_key]}}
+  - {{name: other, handler: lambda_function.function_handler, code: "{probe}"}}
+subscriptions:
+  - {{source: thing:sensor, subject: probe/holder, target: function:holder}}
+  - {{source: thing:sensor, subject: probe/other, target: function:other}}
+  - {{source: function:holder, subject: probe/#, target: thing:observer}}
+  - {{source: function:other, subject: probe/#, target: thing:observer}}
+resources:
+  secrets:
+    - {{id: api_key, name: weather/api_key, local_value: "s3cr3t"}}
+"""
+
+
+@pytest.mark.parametrize("cloud", [True, False])
+def test_a_lambda_gets_the_secrets_attached_to_it_and_no_other(
+    tmp_path: Path, test_lambdas: Path, cloud: bool
+):
+    group = tmp_path / "group.yaml"
+    group.write_text(SECRETS.format(probe=test_lambdas / "probe"))
+    with Rig(group, workdir=tmp_path / "core", cloud=cloud) as rig:
+        for function in ("holder", "other"):
+            rig.publish("thing:sensor", f"probe/{function}", {"inspect": {"secret": "weather/api_key"}})
+        answers = rig.wait_for(lambda: len(rig.device_messages("observer", "probe/out")) == 2) and (
+            rig.device_messages("observer", "probe/out")
+        )
+        if cloud:
+            arn = rig.cloud.secretsmanager.describe_secret(SecretId="weather/api_key")["ARN"]
+    seen = {
+        json.loads(payload)["subject"]: json.loads(payload)["seen"]["secret"] for _topic, payload in answers
+    }
+    assert seen["probe/holder"] == "s3cr3t"  # from moto's Secrets Manager, or the local value without a cloud
+    assert seen["probe/other"].startswith(
+        "SecretsManagerError: Request for secret value returned error code 404"
+    )
+    assert "not attached to function:other" in seen["probe/other"]
+    if cloud:
+        assert arn.startswith("arn:aws:secretsmanager:eu-west-1:")

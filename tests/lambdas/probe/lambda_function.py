@@ -79,6 +79,9 @@ def inspect(spec, context):
         seen["credentials"] = _outcome(_credentials)
     if spec.get("s3_buckets"):
         seen["s3_buckets"] = _outcome(_buckets)
+    if "secret" in spec:
+        secrets = greengrasssdk.client("secretsmanager")
+        seen["secret"] = _outcome(lambda: secrets.get_secret_value(SecretId=spec["secret"])["SecretString"])
     if "print" in spec:
         print(spec["print"])
         print(spec["print"] + " on stderr", file=sys.stderr)

@@ -156,3 +156,5 @@ def test_the_documented_example_group_loads(tmp_path):
     assert reader.qualified_arn(group.region, group.account).endswith(":function:reader:prod")
     assert group.ml_resource("model").local_source == project / "models" / "model.zip"
     assert group.core_packages == ("greengrasssdk", "numpy")
+    assert [s.name for s in group.secrets_of(reader)] == ["weather/api_key"]
+    assert [r.id for r in group.ml_resources_of(reader)] == ["model"]
