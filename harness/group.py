@@ -413,8 +413,8 @@ def _parse_resources(
         ml = _Reader(source, item, "ML resource")
         ml.check_keys({"id", "s3_uri", "destination", "local_source"})
         s3_uri = ml.get("s3_uri", str)
-        if not re.match(r"^s3://[a-z0-9.-]{3,63}/.+\.zip$", s3_uri):
-            raise ml.fail(f"s3_uri {s3_uri!r} must be s3://bucket/key.zip")
+        if not re.match(r"^s3://[a-z0-9.-]{3,63}/.+\.(zip|tar\.gz|tgz)$", s3_uri):
+            raise ml.fail(f"s3_uri {s3_uri!r} must be s3://bucket/key.zip (or .tar.gz)")
         destination = ml.get("destination", str)
         if not destination.startswith("/"):
             raise ml.fail(f"destination {destination!r} must be an absolute path")

@@ -141,6 +141,6 @@ class MockCloud:
     def fetch_ml_resource(self, resource: MLResource) -> Path:
         """Download a resource's zip from the bucket, as the core does at deployment."""
         bucket, key = split_s3_uri(resource.s3_uri)
-        target = Path(self._downloads.name) / f"{resource.id}.zip"
+        target = Path(self._downloads.name) / f"{resource.id}-{Path(key).name}"  # keeps .zip / .tar.gz
         self.s3.download_file(bucket, key, str(target))
         return target

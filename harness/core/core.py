@@ -541,7 +541,9 @@ class EmulatedCore:
         unpacked = {}
         for resource in self.group.ml_resources:
             archive = self.fetch_resource(resource)
-            unpacked[resource.id] = unpack_ml_resource(archive, self.workdir / "resources" / resource.id)
+            unpacked[resource.id] = unpack_ml_resource(
+                archive, self.workdir / "resources" / resource.id, resource.id
+            )
             logger.info(
                 "ML resource %s from %s unpacked for %s", resource.id, resource.s3_uri, resource.destination
             )

@@ -8,7 +8,9 @@ beside it import. The core copies or unzips it to its own folder; the Lambda see
 from __future__ import annotations
 
 import shutil
+import tarfile
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
@@ -32,13 +34,43 @@ def stage_function_code(code: Path, destination: Path) -> Path:
     return destination
 
 
-def unpack_ml_resource(archive: Path, destination: Path) -> Path:
-    """Unzip an ML resource as Greengrass does, refusing archives that are corrupt or escape the folder."""
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
+
+
+def unpack_ml_resource(archive: Path, destination: Path, resource: str | None = None) -> Path:
+    """Unpack an ML resource (zip or tar.gz, by its name) as Greengrass does, before any Lambda starts,
+    refusing archives that are corrupt or would write outside the resource's folder (absolute paths,
+    `..`, links that leave it, devices): a DeploymentError naming the resource."""
+    what = f"ML resource {resource or archive.name}"
     if destination.exists():
         shutil.rmtree(destination)
     destination.mkdir(parents=True)
-    _extract_zip(archive, destination, f"ML resource {archive.name}")
+    if archive.name.endswith((".tar.gz", ".tgz")):
+        _extract_tar(archive, destination, what)
+    else:
+        _extract_zip(archive, destination, what)
     return destination
+
+
+def _extract_tar(archive: Path, destination: Path, what: str) -> None:
+    # tarfile's "data" filter (PEP 706) refuses `..`, links leaving the folder and special files: the
+    # well-kept rule set, not a copy of it here. It would strip an absolute name's leading slash and
+    # unpack it inside; an archive that names an absolute path is refused instead, as a zip is.
+    try:
+        with tarfile.open(archive, "r:*") as bundle:
+            for member in bundle.getmembers():
+                if PurePosixPath(member.name).is_absolute():
+                    raise DeploymentError(f"{what}: member {member.name!r} would write outside its folder")
+            bundle.extractall(destination, filter="data")
+    except tarfile.FilterError as error:
+        member = error.tarinfo.name if error.tarinfo is not None else "?"
+        raise DeploymentError(
+            f"{what}: member {member!r} would write outside its folder ({error})"
+        ) from error
+    except (tarfile.TarError, EOFError, zlib.error) as error:
+        raise DeploymentError(f"{what} is not a valid tar.gz archive: {error}") from error
+    except OSError as error:
+        raise DeploymentError(f"{what}: {error}") from error
 
 
 def _extract_zip(archive: Path, destination: Path, what: str) -> None:

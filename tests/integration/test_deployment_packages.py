@@ -260,3 +260,27 @@ def test_the_runtime_contract_a_lambda_sees(start_core, tmp_path, isolation, mon
     else:
         assert env["AWS_GG_RESOURCE_PREFIX"].startswith(str(core.workdir))
         assert seen["cwd"] == str(core.workdir / "deployment" / "probe")
+
+
+def test_a_tar_gz_resource_fetched_from_the_cloud_is_mounted_like_a_zip(tmp_path, test_lambdas):
+    import io
+    import tarfile
+
+    from raincheck.harness.rig import Rig
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    with tarfile.open(folder / "model.tar.gz", "w:gz") as bundle:
+        info = tarfile.TarInfo("weights.txt")
+        info.size = len(b"0.5 0.5\n")
+        bundle.addfile(info, io.BytesIO(b"0.5 0.5\n"))
+    text = (
+        TUTORIAL.replace("CODE", str(test_lambdas / "tutorial_ggml"))
+        .replace("ISOLATION", "container")
+        .replace("model.zip", "model.tar.gz")
+    )
+    (folder / "group.yaml").write_text(text)
+    with Rig(folder / "group.yaml", workdir=tmp_path / "core") as rig:  # moto S3: uploaded, then fetched
+        rig.publish("thing:sensor", "readings", {"n": 2})
+        (message,) = rig.wait_for(lambda: rig.device_messages("observer", "tutorial/out"))
+    assert json.loads(message[1]) == {"weights": "0.5 0.5", "event": {"n": 2}}

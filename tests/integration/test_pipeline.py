@@ -116,7 +116,9 @@ def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_pat
         dataclasses.replace(r, local_source=broken) if r.id == "rain_predictor" else r
         for r in group.ml_resources
     )
-    with pytest.raises(PipelineError, match="rain_predictor.zip is not a valid zip archive") as failed:
+    with pytest.raises(
+        PipelineError, match="ML resource rain_predictor is not a valid zip archive"
+    ) as failed:
         run_pipeline(
             readings=1,
             group=dataclasses.replace(group, ml_resources=resources),

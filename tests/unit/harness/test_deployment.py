@@ -67,3 +67,53 @@ def test_an_archive_escaping_its_folder_is_refused(tmp_path):
     with pytest.raises(DeploymentError, match="escapes"):
         unpack_ml_resource(archive, tmp_path / "out")
     assert not (tmp_path / "outside.txt").exists()
+
+
+def _tar(path, members):
+    """A tar.gz of (name, kind, data or link target) members."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as bundle:
+        for name, kind, data in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = len(data)
+                bundle.addfile(info, io.BytesIO(data))
+            else:
+                info.type = tarfile.SYMTYPE if kind == "symlink" else tarfile.LNKTYPE
+                info.linkname = data
+                bundle.addfile(info)
+    return path
+
+
+def test_a_tar_gz_resource_unpacks(tmp_path):
+    archive = _tar(
+        tmp_path / "model.tar.gz", [("saved_model.pb", "file", b"pb"), ("variables/v", "file", b"v")]
+    )
+    target = unpack_ml_resource(archive, tmp_path / "out", "model")
+    assert (target / "saved_model.pb").read_bytes() == b"pb" and (target / "variables" / "v").is_file()
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        ("/etc/evil", "file", b"x"),
+        ("../evil", "file", b"x"),
+        ("link", "symlink", "/etc/passwd"),
+        ("link", "symlink", "../../outside"),
+        ("hard", "hardlink", "/etc/passwd"),
+    ],
+)
+def test_a_tar_gz_that_would_write_outside_its_folder_is_refused_naming_the_resource(tmp_path, member):
+    archive = _tar(tmp_path / "evil.tgz", [member])
+    with pytest.raises(DeploymentError, match=r"ML resource model: member .* would write outside its folder"):
+        unpack_ml_resource(archive, tmp_path / "deep" / "out", "model")
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "deep" / "outside").exists()
+
+
+def test_a_corrupt_tar_gz_is_a_deployment_error_naming_the_resource(tmp_path):
+    broken = tmp_path / "model.tar.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00 not really gzip")
+    with pytest.raises(DeploymentError, match="ML resource model is not a valid tar.gz archive"):
+        unpack_ml_resource(broken, tmp_path / "out", "model")
