@@ -87,7 +87,7 @@ class Rig:
         self._actor = self.clock.actor(Actor.DRIVER)
         self._actor.__enter__()
         try:
-            fetch = None
+            options: dict[str, Any] = {"clock": self.clock, "ipc_wire": self._ipc_wire}
             if self._with_cloud:
                 from raincheck.harness.cloud.mock import MockCloud
 
@@ -100,10 +100,7 @@ class Rig:
                 for secret in self.group.secrets:
                     if secret.local_value is not None:
                         self.cloud.put_secret(secret.name, secret.local_value)
-                fetch = self.cloud.fetch_ml_resource
-            options: dict[str, Any] = {"clock": self.clock, "ipc_wire": self._ipc_wire}
-            if fetch is not None:
-                options["fetch_resource"] = fetch
+                options["fetch_resource"] = self.cloud.fetch_ml_resource
                 options["cloud_endpoint"] = self.cloud.endpoint_url
                 options["fetch_secret"] = self.cloud.fetch_secret
             self.core = EmulatedCore(self.group, self.workdir, cloud_sink=self._to_cloud, **options)

@@ -384,7 +384,7 @@ class FunctionHost:
             _finish(invocation, WorkResult(message, "Unhandled"))
         if self.stopping or expected:
             return
-        failures = self.crashes + self.timeouts + self.memory_kills
+        failures = self.failure_count
         # The reason once on the console; repeats go to the core's log only, with their count.
         level = logging.ERROR if failures <= 1 else logging.INFO
         self.logger.log(
@@ -434,11 +434,15 @@ class FunctionHost:
             text += " (a pinned Lambda whose work runs at import never asks for work: normal)"
         return text
 
+    @property
+    def failure_count(self) -> int:
+        """Containers that ended badly: crashes, timeouts and memory kills."""
+        return self.crashes + self.timeouts + self.memory_kills
+
     def failure_summary(self, logged_errors: bool = False) -> str | None:
         """One line on what went wrong with this function, or None if nothing did. With `logged_errors`,
         a function that kept running but logged an ERROR says its last one."""
-        failures = self.crashes + self.timeouts + self.memory_kills
-        if not failures and not self.queue_overflows:
+        if not self.failure_count and not self.queue_overflows:
             error = last_error_line(self.config.log_path) if logged_errors else ""
             if not error:
                 return None
