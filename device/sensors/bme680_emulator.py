@@ -46,10 +46,10 @@ measurement fail (the write that starts it raises OSError EIO). `values_from_sen
 raincheck Sensor (a failed Reading -> a failed measurement).
 
 The backend option: `open_sensor("bme680", bus="emulated", ...)` (`--sensor-backend bme680
---sensor-option bus=emulated`) runs the driver on this bus (`open_emulated_bus`). Its options:
-`source` (a sensor backend name, default "simulated") and that backend's own options (`seed`, `path`,
-`format`, `loop`, ...), `gas_ohm` (constant gas resistance, default DEFAULT_GAS_OHM), `chip_address`
-(0x76 or 0x77, an int or text like "0x77") and `conversion_polls`. Example:
+--sensor-option bus=emulated`) runs the driver on this bus (`open_emulated_bus`). Its options: `source`
+(a sensor backend name, default "simulated", or a Sensor object) and that backend's own options (`seed`,
+`path`, `format`, `loop`, ...), `gas_ohm` (constant gas resistance, default DEFAULT_GAS_OHM),
+`chip_address` (0x76 or 0x77, an int or text like "0x77") and `conversion_polls`. Example:
 `--sensor-option bus=emulated --sensor-option source=recorded --sensor-option path=day.csv`.
 """
 
@@ -611,19 +611,25 @@ def _address(value: int | str) -> int:
 
 
 def open_emulated_bus(
-    source: str = "simulated",
+    source: str | Sensor = "simulated",
     gas_ohm: float | str = DEFAULT_GAS_OHM,
     chip_address: int | str = constants.I2C_ADDRESS_PRIMARY,
     conversion_polls: int | str = 0,
     **source_options: Any,
 ) -> tuple[EmulatedBme680Bus, Sensor, Callable[[], Bme680Values | None]]:
-    """(bus, source sensor, values) for the `bus="emulated"` option. The bus holds POWER_ON_VALUES until
-    the caller gives it `values` (`bus.set_values(values)`), after the driver's own start-up measurement,
-    so that the first reading the caller takes is the source's first."""
+    """(bus, source sensor, values) for the `bus="emulated"` option. `source` is a backend name (opened
+    with `source_options`) or a Sensor (e.g. a CpuHeatedSensor around the weather). The bus holds
+    POWER_ON_VALUES until the caller gives it `values` (`bus.set_values(values)`), after the driver's own
+    start-up measurement, so that the first reading the caller takes is the source's first."""
     from raincheck.device.sensors import open_sensor
 
-    if source == "bme680":
+    if isinstance(source, Sensor):
+        if source_options:
+            raise TypeError(f"options {sorted(source_options)} need a source backend name, not a Sensor")
+        sensor = source
+    elif source == "bme680":
         raise ValueError("an emulated BME680 cannot take its values from the bme680 backend")
-    sensor = open_sensor(source, **source_options)
+    else:
+        sensor = open_sensor(source, **source_options)
     bus = EmulatedBme680Bus(address=_address(chip_address), conversion_polls=int(conversion_polls))
     return bus, sensor, values_from_sensor(sensor, float(gas_ohm))
