@@ -5,6 +5,8 @@ ranges below plus the corners, TYPICAL_CALIBRATION, the tutorial's settings): te
 (the driver's 0.01 °C step), pressure 0.0455 hPa, humidity 0.0055 %RH, gas 0.054 % of the resistance.
 Pressure is the coarsest: the driver's integer formula steps by up to 10 Pa at the codes where its cubic
 term's `p >> 8` changes, so some pressures are 5 Pa (0.05 hPa) from every value the driver can give.
+Likewise humidity steps by up to 0.011 %RH per code and the gas ranges by up to 0.11 %, so the bounds below
+are the halves of the largest steps, plus room for float rounding.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ from raincheck.device.sensors.simulated import SimulatedSensor
 
 # Bounds just above the measured worst errors (module docstring).
 TEMPERATURE_ERROR_C = 0.0051
-PRESSURE_ERROR_HPA = 0.05
+PRESSURE_ERROR_HPA = 0.051
 HUMIDITY_ERROR_RH = 0.006
 GAS_RELATIVE_ERROR = 0.0006
 
@@ -347,3 +349,23 @@ def test_emulated_bus_options_pick_the_address_source_and_gas(tmp_path):
 def test_emulator_options_without_the_emulated_bus_are_refused():
     with pytest.raises(TypeError, match="seed"):
         open_sensor("bme680", i2c_device=EmulatedBme680Bus(), seed=3)
+
+
+def test_a_sensor_object_can_be_the_source_and_is_closed_with_the_bme680_sensor():
+    class Source(SimulatedSensor):
+        closed = False
+
+        def close(self) -> None:
+            self.closed = True
+
+    source = Source(seed=8)
+    expected = SimulatedSensor(seed=8).read()
+    sensor = open_sensor("bme680", bus="emulated", source=source)
+    assert_reading_near(sensor.read(), expected.temperature_c, expected.pressure_hpa, expected.humidity_rh)
+    sensor.close()
+    assert source.closed
+
+
+def test_a_numbered_bus_is_the_real_i2c_bus():
+    with pytest.raises(SensorUnavailable, match="/dev/i2c-97 does not exist"):
+        open_sensor("bme680", bus=97)
