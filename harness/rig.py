@@ -56,6 +56,7 @@ class Rig:
         cloud: bool = True,
         keep_messages: int = KEEP_MESSAGES,
         ipc_wire: str | None = None,
+        mqtt: bool = False,
     ) -> None:
         if mode not in ("fast", "faithful"):
             raise ValueError(f"unknown mode {mode!r}: choose fast or faithful")
@@ -70,6 +71,8 @@ class Rig:
         self._with_cloud = cloud
         self._keep = keep_messages
         self._ipc_wire = ipc_wire
+        self._mqtt = mqtt
+        self.edge: Any = None  # the core's MQTT broker and discovery for client devices, with mqtt=True
         self._device_messages: dict[str, deque[tuple[str, bytes]]] = {}
         self._cloud_messages: deque[tuple[str, bytes]] = deque(maxlen=keep_messages)
         self._actor: contextlib.AbstractContextManager | None = None
@@ -111,6 +114,10 @@ class Rig:
                 self.core.connect_device(
                     device.thing, lambda topic, payload, inbox=inbox: inbox.append((topic, payload))
                 )
+            if self._mqtt:
+                from raincheck.harness.core.device_edge import DeviceEdge
+
+                self.edge = DeviceEdge(self.core, self.workdir / "edge").start()
             if self.cloud is not None:
                 from raincheck.harness.cloud.sync import ShadowSync
 
@@ -131,6 +138,8 @@ class Rig:
                 self.core.stop()
             elif self.clock is not None:
                 self.clock.stop()
+            if self.edge is not None:
+                self.edge.stop()
             if self.cloud is not None:
                 self.cloud.stop()
         finally:
@@ -168,6 +177,15 @@ class Rig:
         """What the core sent to the `cloud` endpoint on topics matching `topic_filter`, in order."""
         return _matching(self._cloud_messages, topic_filter)
 
+    def device_credentials(self, thing: str) -> Any:
+        """`thing`'s certificate, key and root CA for the core's MQTT broker and discovery (mqtt=True)."""
+        return self._edge.credentials(thing)
+
+    @property
+    def discovery_address(self) -> tuple[str, int]:
+        """(host, port) of the core's Greengrass discovery endpoint (mqtt=True)."""
+        return self._edge.discovery_address
+
     def shadow(self, thing: str) -> dict | None:
         """The thing's local (core) classic shadow document, or None."""
         return self._core.shadow_store.document(thing)
@@ -191,6 +209,7 @@ class Rig:
     def run_for(self, seconds: float) -> None:
         """Let the simulation run for `seconds`: simulated seconds in fast mode, real ones in faithful."""
         self._check_driver("run_for")
+        self._settle_devices()
         self.clock.sleep(seconds)
 
     def wait_for(
@@ -203,6 +222,7 @@ class Rig:
         With `fail_fast` it also gives up as soon as a pinned function has failed GIVE_UP_AFTER_FAILURES
         times without ever taking work (it will not recover)."""
         self._check_driver("wait_for")
+        self._settle_devices()
         deadline = self.clock.time() + timeout_s
         wall_deadline = time.monotonic() + max(timeout_s, WALL_GUARD_S)
         quiet = False
@@ -259,6 +279,17 @@ class Rig:
                 f"{what} from a thread that does not drive the rig: only the thread that started it "
                 "waits through it (another thread can use rig.clock.sleep inside rig.clock.actor())"
             )
+
+    def _settle_devices(self) -> None:
+        # What the driver's devices published over MQTT (and the core acked) is routed before time moves.
+        if self.edge is not None:
+            self.edge.settle()
+
+    @property
+    def _edge(self) -> Any:
+        if self.edge is None:
+            raise RuntimeError("the rig has no MQTT device edge: start it with Rig(..., mqtt=True)")
+        return self.edge
 
     @property
     def _core(self) -> EmulatedCore:
