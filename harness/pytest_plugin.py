@@ -5,7 +5,7 @@ Registered through the `pytest11` entry point, so any suite that installs rainch
     def test_prediction(gg_core, iot_data, sensor): ...
 
 Options: --group PATH (default: the `raincheck_group` ini setting), --gg-mode fast|faithful,
---sensor-backend simulated|recorded|bme680|serial, --sensor-option KEY=VALUE.
+--transport direct|mqtt, --sensor-backend simulated|recorded|bme680|serial, --sensor-option KEY=VALUE.
 Markers: gg_group(path), pi, hardware, faithful. docs/plugin.md documents it all. Kept light at import:
 heavy modules load inside the fixtures. The test's rig lives in the item's stash, for the report hook.
 """
@@ -36,6 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=("fast", "faithful"),
         default="fast",
         help="fast: simulated time that jumps whenever everything waits; faithful: real time",
+    )
+    group.addoption(
+        "--transport",
+        dest="raincheck_transport",
+        choices=("direct", "mqtt"),
+        default="direct",
+        help="how devices reach gg_core (the device_transport fixture): direct into the router (default), "
+        "or mqtt: discovery, then MQTT over TLS with the thing's certificate, as on a gateway",
     )
     group.addoption(
         "--sensor-backend",
@@ -114,13 +122,25 @@ def gg_core(gg_group, tmp_path: Path, pytestconfig: pytest.Config, request: pyte
     named once in the test's report, with their last exception and log path."""
     from raincheck.harness.rig import Rig
 
-    rig = Rig(gg_group, mode=pytestconfig.getoption("raincheck_gg_mode"), workdir=tmp_path / "gg_core")
+    rig = Rig(
+        gg_group,
+        mode=pytestconfig.getoption("raincheck_gg_mode"),
+        workdir=tmp_path / "gg_core",
+        mqtt=pytestconfig.getoption("raincheck_transport") == "mqtt",
+    )
     request.node.stash[RIG_KEY] = rig
     with rig:
         yield rig
     failures = rig.failures(logged_errors=True)
     if failures:
         request.node.add_report_section("teardown", "raincheck functions", "\n".join(failures))
+
+
+@pytest.fixture
+def device_transport(gg_core):
+    """`device_transport(thing)`: a Transport (`publish(topic, payload)`) for a device of the group, over
+    the path --transport chose: direct into the router, or discovery + MQTT/TLS (gg_core.device_transport)."""
+    return gg_core.device_transport
 
 
 @pytest.fixture

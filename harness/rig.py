@@ -73,6 +73,7 @@ class Rig:
         self._ipc_wire = ipc_wire
         self._mqtt = mqtt
         self.edge: Any = None  # the core's MQTT broker and discovery for client devices, with mqtt=True
+        self._transports: list[Any] = []  # device transports the rig opened, closed at stop
         self._device_messages: dict[str, deque[tuple[str, bytes]]] = {}
         self._cloud_messages: deque[tuple[str, bytes]] = deque(maxlen=keep_messages)
         self._actor: contextlib.AbstractContextManager | None = None
@@ -132,6 +133,9 @@ class Rig:
         """Stop sync, core, cloud and clock, in that order. A work folder the rig made is removed unless
         `keep_workdir` (a failed run keeps its logs)."""
         try:
+            for transport in self._transports:
+                transport.close()
+            self._transports.clear()
             if self.sync is not None:
                 self.sync.stop()
             if self.core is not None:
@@ -176,6 +180,24 @@ class Rig:
     def cloud_messages(self, topic_filter: str | None = None) -> list[tuple[str, bytes]]:
         """What the core sent to the `cloud` endpoint on topics matching `topic_filter`, in order."""
         return _matching(self._cloud_messages, topic_filter)
+
+    def device_transport(self, thing: str) -> Any:
+        """A `device.transport.Transport` for `thing`'s own code to publish with. With mqtt=True it is the
+        device's real path: Greengrass discovery, then AWSIoTPythonSDK over TLS with the thing's certificate
+        (closed when the rig stops); otherwise a direct link into the router. Either way the message enters
+        the router with `thing:<thing>` as its source."""
+        if self.edge is None:
+            from raincheck.harness.core.device_link import CoreTransport
+
+            return CoreTransport(self._core, thing)
+        from raincheck.device.mqtt_transport import MqttTransport, ThingIdentity
+
+        credentials = self.edge.credentials(thing)
+        identity = ThingIdentity(credentials.thing, credentials.cert, credentials.key, credentials.root_ca)
+        folder = self.edge.folder / "devices" / thing
+        transport = MqttTransport(identity, *self.edge.discovery_address, group_ca_folder=folder).connect()
+        self._transports.append(transport)
+        return transport
 
     def device_credentials(self, thing: str) -> Any:
         """`thing`'s certificate, key and root CA for the core's MQTT broker and discovery (mqtt=True)."""
