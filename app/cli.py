@@ -1,6 +1,9 @@
 """`raincheck`: the command line.
 
 raincheck run        the pipeline on embedded defaults; prints the cloud shadow as JSON
+raincheck record     a sensor backend into a recording (raincheck CSV with metadata)
+raincheck replay     a recording through the pipeline, at its own timing; prints the cloud shadow as JSON
+raincheck predict    a model pair on one reading
 """
 
 from __future__ import annotations
@@ -9,39 +12,160 @@ import argparse
 import json
 import logging
 import sys
+import time
 from pathlib import Path
+from typing import Any
+
+
+def _pipeline(command: str, args: argparse.Namespace, **options: Any) -> int:
+    """run and replay: the pipeline, its errors as lines on stderr, the cloud shadow as JSON on stdout."""
+    from raincheck.app.pipeline import PipelineError, run_pipeline
+    from raincheck.harness.core.deployment import DeploymentError
+    from raincheck.harness.group import GroupError, load_group
+
+    prefix = f"raincheck {command}"
+    try:
+        group = load_group(args.group) if args.group else None
+        result = run_pipeline(mode=args.mode, group=group, workdir=args.workdir, **options)
+    except PipelineError as error:
+        print(f"{prefix}: {error}", file=sys.stderr)
+        for line in error.failures:  # each failing function once: its last exception, restarts, log
+            print(f"  {line}", file=sys.stderr)
+        if error.workdir is not None:
+            print(f"  work folder kept: {error.workdir}", file=sys.stderr)
+        _print_summary(prefix, error.replay_summary)
+        return 1
+    except (GroupError, DeploymentError, ValueError, OSError) as error:
+        print(f"{prefix}: {error}", file=sys.stderr)
+        return 1
+    for line in result.failures:  # the run succeeded, but not without trouble: say so once per function
+        print(f"{prefix}: warning: {line}", file=sys.stderr)
+    _print_summary(prefix, result.replay_summary)
+    print(json.dumps(result.cloud_shadow, indent=2, sort_keys=True))
+    return 0
+
+
+def _print_summary(prefix: str, summary: Any) -> None:
+    if summary is not None:
+        for line in summary.lines():
+            print(f"{prefix}: {line}" if not line.startswith(" ") else line, file=sys.stderr)
 
 
 def _run(args: argparse.Namespace) -> int:
     if args.readings is None and args.recording is None:
         args.readings = 12
-    from raincheck.app.pipeline import PipelineError, run_pipeline
-    from raincheck.harness.core.deployment import DeploymentError
-    from raincheck.harness.group import GroupError, load_group
+    return _pipeline("run", args, readings=args.readings, seed=args.seed, recording=args.recording)
 
+
+def _replay(args: argparse.Namespace) -> int:
     try:
-        group = load_group(args.group) if args.group else None
-        result = run_pipeline(
-            readings=args.readings,
-            seed=args.seed,
-            mode=args.mode,
-            group=group,
-            workdir=args.workdir,
-            recording=args.recording,
-        )
-    except PipelineError as error:
-        print(f"raincheck run: {error}", file=sys.stderr)
-        for line in error.failures:  # each failing function once: its last exception, restarts, log
-            print(f"  {line}", file=sys.stderr)
-        if error.workdir is not None:
-            print(f"  work folder kept: {error.workdir}", file=sys.stderr)
+        speed = _speed(args.speed, args.mode)
+        if args.count is not None and args.count < 1:
+            raise ValueError(f"--count must be at least 1, got {args.count}")
+    except ValueError as error:
+        print(f"raincheck replay: {error}", file=sys.stderr)
         return 1
-    except (GroupError, DeploymentError, ValueError, OSError) as error:
-        print(f"raincheck run: {error}", file=sys.stderr)
+    options: dict[str, Any] = {"strict": args.strict, "format": args.format}
+    return _pipeline(
+        "replay",
+        args,
+        readings=args.count,
+        recording=args.file,
+        recording_options=options,
+        recording_timing=True,
+        speed=speed,
+    )
+
+
+def _speed(text: str | None, mode: str) -> float | None:
+    """--speed: None for as fast as it goes; a factor of real time to pace fast mode with."""
+    if mode == "faithful":
+        if text not in (None, "1", "1.0"):
+            raise ValueError("--mode faithful replays in real time: --speed must be 1 or left out")
+        return None
+    if text is None or text == "max":
+        return None
+    try:
+        speed = float(text)
+    except ValueError:
+        raise ValueError(f"--speed must be max or a number > 0, got {text!r}") from None
+    if not speed > 0 or speed == float("inf"):
+        raise ValueError(f"--speed must be max or a number > 0, got {text!r}")
+    return speed
+
+
+def _options(pairs: list[str]) -> dict[str, Any]:
+    """--option key=value pairs; a value is JSON when it parses as JSON (3, 2.5, true, null), else text."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--option must be key=value with a name as key, got {pair!r}")
+        try:
+            options[key] = json.loads(text)
+        except ValueError:
+            options[key] = text
+    return options
+
+
+def _record(args: argparse.Namespace) -> int:
+    from raincheck.device import constants
+    from raincheck.device.recorder import record, recording_metadata
+    from raincheck.device.sensors import BACKENDS, SensorUnavailable, open_sensor
+
+    def fail(message: str) -> int:
+        print(f"raincheck record: {message}", file=sys.stderr)
         return 1
-    for line in result.failures:  # the run succeeded, but not without trouble: say so once per function
-        print(f"raincheck run: warning: {line}", file=sys.stderr)
-    print(json.dumps(result.cloud_shadow, indent=2, sort_keys=True))
+
+    if args.backend not in BACKENDS:
+        return fail(f"unknown backend {args.backend!r}; choose one of {', '.join(BACKENDS)}")
+    try:
+        options = _options(args.option)
+    except ValueError as error:
+        return fail(str(error))
+    if args.period is not None and not args.period > 0:
+        return fail(f"--period must be > 0, got {args.period:g}")
+    if args.backend == "simulated" and args.period is not None:
+        # The simulated weather steps its own clock: it must step by the recording's period.
+        options.setdefault("period_s", args.period)
+        if options["period_s"] != args.period:
+            return fail(f"--period {args.period:g} and --option period_s={options['period_s']} differ")
+    try:
+        sensor = open_sensor(args.backend, **options)
+    except TypeError as error:  # an option the backend's factory does not take
+        return fail(f"backend {args.backend!r}: bad option: {error}")
+    except (ValueError, SensorUnavailable, OSError) as error:
+        return fail(f"backend {args.backend!r}: {error}")
+    with sensor:
+        period = args.period or getattr(sensor, "period_s", None) or constants.PUBLISH_PERIOD_S
+        if args.duration is not None:
+            count = int(args.duration / period + 1e-9)  # whole periods only
+            if count < 1:
+                return fail(f"--duration {args.duration:g} s is shorter than one period ({period:g} s)")
+        else:
+            count = args.count
+            if count < 1:
+                return fail(f"--count must be at least 1, got {count}")
+        # Real hardware takes its readings in real time; the others keep their own time and do not wait.
+        real = args.backend in ("bme680", "serial") and options.get("bus") != "emulated"
+        try:
+            written = record(
+                sensor,
+                args.out,
+                count,
+                period_s=period,
+                sleep=time.sleep if real else None,
+                metadata=lambda: recording_metadata(args.backend, options, period),
+            )
+        except OSError as error:
+            where = error.filename or args.out
+            return fail(f"cannot write {where}: {error.strerror or error}")
+        except KeyboardInterrupt:
+            return fail(f"interrupted; {args.out} keeps the readings taken so far")
+    print(
+        f"raincheck record: {written} readings from {args.backend} to {args.out} ({period:g} s apart)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -87,7 +211,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--recording",
         type=Path,
-        help="replay this recording (raincheck CSV or the ESP32 BME680 log) instead of the simulated sensor",
+        help="replay this recording (raincheck CSV or the ESP32 BME680 log) instead of the simulated sensor, "
+        "one row per 10 s period (`raincheck replay` keeps the recording's own timing)",
     )
     run.add_argument("--seed", type=int, default=7, help="seed of the simulated weather (default 7)")
     run.add_argument(
@@ -99,6 +224,72 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--group", type=Path, help="group definition (default: the bundled fixtures/group.yaml)")
     run.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")
     run.set_defaults(func=_run)
+
+    record = commands.add_parser(
+        "record",
+        help="write a sensor backend's readings to a recording (raincheck CSV with metadata)",
+        description="Record any sensor backend to the raincheck CSV format, headed by `# key: value` "
+        "metadata lines (backend, settings, host, start_time, period_s, raincheck_version); see "
+        "docs/recordings.md. A real sensor (bme680 on a bus, serial) is read in real time, period_s "
+        "apart; simulated and recorded backends keep their own time and do not wait.",
+    )
+    record.add_argument("--backend", required=True, help="simulated, recorded, bme680 or serial")
+    record.add_argument("--out", required=True, type=Path, help="the recording to write")
+    amount = record.add_mutually_exclusive_group(required=True)
+    amount.add_argument("--count", type=int, help="readings to record")
+    amount.add_argument("--duration", type=float, help="seconds of readings: duration / period readings")
+    record.add_argument(
+        "--period",
+        type=float,
+        help="seconds between readings (default: the backend's own period_s, else 10)",
+    )
+    record.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a backend option, repeatable (seed=3, path=log.csv, strict=true); values are JSON if they "
+        "parse as JSON, else text",
+    )
+    record.set_defaults(func=_record)
+
+    replay = commands.add_parser(
+        "replay",
+        help="run a recording through the pipeline; prints the cloud shadow as JSON, the replay summary "
+        "on stderr",
+        description="Replay a recording (raincheck CSV, with or without metadata, or the ESP32 BME680 log) "
+        "through the whole pipeline, one published reading per row, waiting the recording's own time "
+        "between rows (a gap included). Faulty rows are repaired or skipped, each logged with its line; "
+        "a summary by kind ends the replay (docs/recordings.md).",
+    )
+    replay.add_argument("file", type=Path, help="the recording")
+    replay.add_argument(
+        "--speed",
+        help="max (default): fast mode's simulated time, as fast as the pipeline goes. N: the same "
+        "simulation, paced so readings are published no faster than N x the recording's real time (the "
+        "simulated clock still advances by each full step; only wall time is held back, so results do "
+        "not change with N). Faithful mode is real time: --speed 1 only",
+    )
+    replay.add_argument(
+        "--strict",
+        action="store_true",
+        help="fail at the first faulty row (file, line, problem) instead of repairing or skipping it",
+    )
+    replay.add_argument("--count", type=int, help="replay only the first N good rows")
+    replay.add_argument(
+        "--format", choices=("auto", "raincheck", "esp32"), default="auto", help="default: by the first row"
+    )
+    replay.add_argument(
+        "--mode",
+        choices=("fast", "faithful"),
+        default="fast",
+        help="fast: simulated time (default); faithful: real time, a 3 s step takes 3 s",
+    )
+    replay.add_argument(
+        "--group", type=Path, help="group definition (default: the bundled fixtures/group.yaml)"
+    )
+    replay.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")
+    replay.set_defaults(func=_replay)
 
     predict = commands.add_parser("predict", help="check a model pair on one reading before deploying it")
     predict.add_argument(

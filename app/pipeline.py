@@ -12,15 +12,19 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from raincheck.harness.core.deployment import DeploymentError
 from raincheck.harness.core.device_link import CoreTransport
 from raincheck.harness.group import GroupDefinition, load_group
 from raincheck.harness.paths import fixtures_dir
 from raincheck.harness.rig import Rig, WaitTimeout
+
+if TYPE_CHECKING:
+    from raincheck.device.sensors.recorded import ReplaySummary
 
 logger = logging.getLogger("raincheck.pipeline")
 
@@ -30,10 +34,17 @@ class PipelineError(RuntimeError):
     `failures` has one line per function that failed (its last exception, restarts, log path) and
     `workdir` the work folder, kept for reading."""
 
-    def __init__(self, message: str, failures: list[str] | None = None, workdir: Path | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        failures: list[str] | None = None,
+        workdir: Path | None = None,
+        replay_summary: ReplaySummary | None = None,
+    ) -> None:
         super().__init__(message)
         self.failures = failures or []
         self.workdir = workdir
+        self.replay_summary = replay_summary  # what the recording held, when one was replayed
 
 
 @dataclass
@@ -45,6 +56,8 @@ class PipelineResult:
     publish_wall_s: float
     ipc_calls: dict[str, int] = field(default_factory=dict)  # by wire and op, as the core served them
     failures: list[str] = field(default_factory=list)  # functions that failed along the way, once each
+    replay_summary: ReplaySummary | None = None  # a replayed recording's rows and faults by kind
+    simulated_s: float = 0.0  # the core's time the publishing took (the recording's, with recording_timing)
 
 
 def default_group() -> GroupDefinition:
@@ -60,11 +73,20 @@ def run_pipeline(
     prediction_timeout_s: float = 120.0,
     recording: Path | None = None,
     progress: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    recording_options: Mapping[str, Any] | None = None,
+    recording_timing: bool = False,
+    speed: float | None = None,
 ) -> PipelineResult:
     """Run the pipeline on `readings` readings (simulated, or replayed from `recording`: all its rows when
     `readings` is None) and return the cloud shadow once it holds a rain_prediction made after the last
     reading reached the local shadow. `prediction_timeout_s` counts on the core's clock (simulated in fast
-    mode). A failed run raises PipelineError and keeps its work folder."""
+    mode). A failed run raises PipelineError and keeps its work folder.
+
+    Replay (`raincheck replay`): `recording_options` go to the recorded backend (strict, format);
+    `recording_timing` makes the publisher wait the recording's own steps between readings instead of its
+    10 s period (a gap is waited as it was); `speed` (fast mode only) paces publishing in wall time to at
+    most `speed` x real time: simulated time still advances by each full step, only the wall time between
+    readings is held back, so what the Lambdas see is the same at any speed."""
     from raincheck.device.publisher import Publisher
     from raincheck.device.sensors import open_sensor
     from raincheck.device.sensors.heated import CpuHeatedSensor
@@ -73,28 +95,39 @@ def run_pipeline(
         raise ValueError("readings must be at least 1")
     if readings is None and recording is None:
         raise ValueError("a simulated sensor needs a number of readings")
+    if speed is not None and not speed > 0:
+        raise ValueError(f"speed must be > 0, got {speed}")
+    if speed is not None and mode != "fast":
+        raise ValueError("speed paces fast mode; faithful mode is real time already")
     group = group or default_group()
     synced = [d.thing for d in group.devices if d.sync_shadow]
     if not synced:
         raise PipelineError(f"group {group.name!r} has no device with sync_shadow: true")
     thing = synced[0]
+    # Opened before the rig: a missing or (strict) faulty recording fails before anything starts.
+    replayed = (
+        None if recording is None else open_sensor("recorded", path=recording, **(recording_options or {}))
+    )
     rig = Rig(group, mode=mode, workdir=workdir)
     try:
         rig.start()
         progress(f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}")
         progress(f"core: {len(rig.functions)} Lambdas deployed, {mode} mode")
-        source = (
-            open_sensor("recorded", path=recording)
-            if recording is not None
-            else open_sensor("simulated", seed=seed)
-        )
+        source = replayed if replayed is not None else open_sensor("simulated", seed=seed)
         sensor = CpuHeatedSensor(source, lambda: rig.core.cpu_temperature.celsius)
         # The publisher's period is a wait through the rig: simulated time moves only then.
-        publisher = Publisher(sensor, CoreTransport(rig.core, thing), sleep=rig.run_for)
-        started = time.monotonic()
+        steps = getattr(source, "next_interval_s", None) if recording_timing else None
+        pace = _Pace(rig.run_for, steps, speed)
+        publisher = Publisher(sensor, CoreTransport(rig.core, thing), sleep=pace)
+        started = pace.started = time.monotonic()
         sent = publisher.run(count=readings)
         elapsed = time.monotonic() - started
-        progress(f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time")
+        line = f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time"
+        if pace.simulated_s and elapsed > 0:
+            line += (
+                f", {pace.simulated_s:g} s of the core's time ({pace.simulated_s / elapsed:.0f}x real time)"
+            )
+        progress(line)
         republishers = [h for h in rig.functions.values() if not h.config.pinned]
         local = rig.wait_for(
             lambda: not any(h.busy() for h in republishers) and _fresh_prediction(rig.shadow(thing)),
@@ -108,16 +141,50 @@ def run_pipeline(
         result = PipelineResult(
             cloud_shadow, local, sent, rig.workdir, elapsed, rig.core.ipc_calls(), rig.failures()
         )
+        result.replay_summary = None if replayed is None else replayed.summary()
+        result.simulated_s = pace.simulated_s
     except (PipelineError, DeploymentError, WaitTimeout) as error:
         # The work folder stays for reading: logs, the staged packages, the core's own log.
         failures = rig.failures(logged_errors=True) if rig.core is not None else []
         rig.stop(keep_workdir=True)
-        raise PipelineError(str(error).splitlines()[0], failures, rig.workdir) from error
+        summary = None if replayed is None else replayed.summary()
+        raise PipelineError(str(error).splitlines()[0], failures, rig.workdir, summary) from error
     except BaseException:
         rig.stop(keep_workdir=True)
         raise
     rig.stop()
     return result
+
+
+class _Pace:
+    """The publisher's wait between readings. On the rig's clock: the publisher's period, or with `steps`
+    the recording's own step to its next row (None: no row left, nothing to wait for). With `speed`, then
+    also a wall-time wait until `speed` x real time is not exceeded. The driver waiting in wall time holds
+    simulated time still (docs/clock.md), so pacing changes when readings are published, never what the
+    Lambdas see."""
+
+    def __init__(
+        self,
+        run_for: Callable[[float], None],
+        steps: Callable[[], float | None] | None,
+        speed: float | None,
+    ) -> None:
+        self._run_for = run_for
+        self._steps = steps
+        self._speed = speed
+        self.started = time.monotonic()
+        self.simulated_s = 0.0
+
+    def __call__(self, period_s: float) -> None:
+        seconds = period_s if self._steps is None else self._steps()
+        if seconds is None:
+            return
+        self._run_for(seconds)
+        self.simulated_s += seconds
+        if self._speed is not None:
+            ahead = self.started + self.simulated_s / self._speed - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
 
 
 def _fresh_prediction(document: dict | None) -> dict | None:
