@@ -16,8 +16,8 @@ raincheck CSV (written by device.recorder and `raincheck record`, replayed by th
   reading was taken), period_s and raincheck_version. A leading `#` line that is not `key: value` is a
   free comment; a `key: value` whose value is not JSON reads back as the raw text. The metadata are
   comments, so the rest is still a plain CSV: readers that skip `#` lines (pandas
-  `read_csv(comment="#")`, numpy `loadtxt`/`genfromtxt` by default) read it as before, and a file
-  without metadata is the format of before.
+  `read_csv(comment="#")`) read it as before, others need the `#` lines skipped; a file without
+  metadata is the format of before (docs/recordings.md).
 - one row per reading, in time order; time_s is seconds since the start of the recording;
 - ok is 1 for a good reading, 0 for a failed read, whose three value cells are empty.
 
