@@ -4,6 +4,7 @@ raincheck run        the pipeline on embedded defaults; prints the cloud shadow 
 raincheck record     a sensor backend into a recording (raincheck CSV with metadata)
 raincheck replay     a recording through the pipeline, at its own timing; prints the cloud shadow as JSON
 raincheck predict    a model pair on one reading
+raincheck deploy     the group to a Greengrass V2 core device (--dry-run prints the requests)
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ def _pipeline(command: str, args: argparse.Namespace, **options: Any) -> int:
     prefix = f"raincheck {command}"
     try:
         group = load_group(args.group) if args.group else None
-        result = run_pipeline(mode=args.mode, group=group, workdir=args.workdir, **options)
+        result = run_pipeline(
+            mode=args.mode, group=group, workdir=args.workdir, transport=args.transport, **options
+        )
     except PipelineError as error:
         print(f"{prefix}: {error}", file=sys.stderr)
         for line in error.failures:  # each failing function once: its last exception, restarts, log
@@ -35,7 +38,8 @@ def _pipeline(command: str, args: argparse.Namespace, **options: Any) -> int:
             print(f"  work folder kept: {error.workdir}", file=sys.stderr)
         _print_summary(prefix, error.replay_summary)
         return 1
-    except (GroupError, DeploymentError, ValueError, OSError) as error:
+    except (GroupError, DeploymentError, ValueError, OSError, RuntimeError) as error:
+        # RuntimeError: the MQTT edge (a failed discovery, the mqtt extra not installed)
         print(f"{prefix}: {error}", file=sys.stderr)
         return 1
     for line in result.failures:  # the run succeeded, but not without trouble: say so once per function
@@ -223,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--group", type=Path, help="group definition (default: the bundled fixtures/group.yaml)")
     run.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")
+    _add_transport(run)
     run.set_defaults(func=_run)
 
     record = commands.add_parser(
@@ -289,6 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--group", type=Path, help="group definition (default: the bundled fixtures/group.yaml)"
     )
     replay.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")
+    _add_transport(replay)
     replay.set_defaults(func=_replay)
 
     predict = commands.add_parser("predict", help="check a model pair on one reading before deploying it")
@@ -318,7 +324,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("temperature", type=float, help="°C")
     predict.add_argument("humidity", type=float, help="%%RH")
     predict.set_defaults(func=_predict)
+
+    from raincheck.harness.deploy.command import add_deploy_parser
+
+    add_deploy_parser(commands)
     return parser
+
+
+def _add_transport(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--transport",
+        choices=("direct", "mqtt"),
+        default="direct",
+        help="how the sensor's Thing reaches the core: direct into the router (default), or mqtt: "
+        "Greengrass discovery, then MQTT over TLS with the thing's certificate, as on a gateway",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

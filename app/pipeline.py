@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raincheck.harness.core.deployment import DeploymentError
-from raincheck.harness.core.device_link import CoreTransport
 from raincheck.harness.group import GroupDefinition, load_group
 from raincheck.harness.paths import fixtures_dir
 from raincheck.harness.rig import Rig, WaitTimeout
@@ -27,6 +26,7 @@ if TYPE_CHECKING:
     from raincheck.device.sensors.recorded import ReplaySummary
 
 logger = logging.getLogger("raincheck.pipeline")
+TRANSPORTS = ("direct", "mqtt")
 
 
 class PipelineError(RuntimeError):
@@ -76,6 +76,7 @@ def run_pipeline(
     recording_options: Mapping[str, Any] | None = None,
     recording_timing: bool = False,
     speed: float | None = None,
+    transport: str = "direct",
 ) -> PipelineResult:
     """Run the pipeline on `readings` readings (simulated, or replayed from `recording`: all its rows when
     `readings` is None) and return the cloud shadow once it holds a rain_prediction made after the last
@@ -86,7 +87,10 @@ def run_pipeline(
     `recording_timing` makes the publisher wait the recording's own steps between readings instead of its
     10 s period (a gap is waited as it was); `speed` (fast mode only) paces publishing in wall time to at
     most `speed` x real time: simulated time still advances by each full step, only the wall time between
-    readings is held back, so what the Lambdas see is the same at any speed."""
+    readings is held back, so what the Lambdas see is the same at any speed.
+
+    `transport`: how the sensor's Thing reaches the core: "direct" into the router, or "mqtt" as on a
+    gateway (Greengrass discovery, then AWSIoTPythonSDK over TLS with the thing's certificate)."""
     from raincheck.device.publisher import Publisher
     from raincheck.device.sensors import open_sensor
     from raincheck.device.sensors.heated import CpuHeatedSensor
@@ -97,6 +101,8 @@ def run_pipeline(
         raise ValueError("a simulated sensor needs a number of readings")
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed}")
+    if transport not in TRANSPORTS:
+        raise ValueError(f"unknown transport {transport!r}: choose {' or '.join(TRANSPORTS)}")
     if speed is not None and mode != "fast":
         raise ValueError("speed paces fast mode; faithful mode is real time already")
     group = group or default_group()
@@ -108,7 +114,7 @@ def run_pipeline(
     replayed = (
         None if recording is None else open_sensor("recorded", path=recording, **(recording_options or {}))
     )
-    rig = Rig(group, mode=mode, workdir=workdir)
+    rig = Rig(group, mode=mode, workdir=workdir, mqtt=transport == "mqtt")
     try:
         rig.start()
         progress(f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}")
@@ -118,7 +124,11 @@ def run_pipeline(
         # The publisher's period is a wait through the rig: simulated time moves only then.
         steps = getattr(source, "next_interval_s", None) if recording_timing else None
         pace = _Pace(rig.run_for, steps, speed)
-        publisher = Publisher(sensor, CoreTransport(rig.core, thing), sleep=pace)
+        link = rig.device_transport(thing)
+        if transport == "mqtt":
+            host, port = link.core_address
+            progress(f"device: {thing} found its core by discovery, connected over MQTT/TLS to {host}:{port}")
+        publisher = Publisher(sensor, link, sleep=pace)
         started = pace.started = time.monotonic()
         sent = publisher.run(count=readings)
         elapsed = time.monotonic() - started

@@ -99,6 +99,22 @@ def test_messages_between_devices_follow_subscriptions_never_client_to_client(st
         display.close()
 
 
+def test_in_fast_mode_every_acknowledged_publish_is_routed_before_the_rig_lets_time_move(
+    start_core, tmp_path: Path
+):
+    with start_core(GROUP, mqtt=True) as rig:
+        sensor = connect(rig, "sensor", tmp_path)
+        for round_number in range(30):
+            for index in range(10):
+                sensor.publish("chat/count", json.dumps({"n": index}).encode())
+            started = rig.clock.time()
+            rig.run_for(0.001)
+            # Routed to thing:display synchronously by the broker's bridge: all there as time moves.
+            assert len(rig.device_messages("display", "chat/count")) == 10 * (round_number + 1)
+            assert rig.clock.time() == pytest.approx(started + 0.001)
+        sensor.close()
+
+
 def test_discovery_answers_with_the_broker_and_the_group_ca(start_core, tmp_path: Path):
     with start_core(GROUP, mqtt=True) as rig:
         credentials = rig.device_credentials("sensor")
