@@ -11,7 +11,7 @@ pytest_plugins = ["pytester"]
 
 def test_options_and_markers_are_registered(pytester):
     result = pytester.runpytest("--help")
-    result.stdout.fnmatch_lines(["*--group*", "*--gg-mode*", "*--sensor-backend*"])
+    result.stdout.fnmatch_lines(["*--group*", "*--gg-mode*", "*--transport*", "*--sensor-backend*"])
     markers = pytester.runpytest("--markers")
     markers.stdout.fnmatch_lines(["@pytest.mark.pi:*", "@pytest.mark.hardware:*", "@pytest.mark.faithful:*"])
 
@@ -29,6 +29,31 @@ def test_sensor_fixture_follows_the_backend_switch(pytester):
     bad = pytester.runpytest("--sensor-backend", "nonsense")
     bad.assert_outcomes(errors=1)
     bad.stdout.fnmatch_lines(["*unknown sensor backend 'nonsense'*"])
+
+
+def test_the_bme680_backend_on_the_emulated_bus_runs_the_real_driver_on_the_simulated_weather(pytester):
+    pytester.makepyfile(
+        """
+        import bme680
+
+        from raincheck.device.sensors.simulated import SimulatedSensor
+
+
+        def test_reads(sensor):
+            assert isinstance(sensor.driver, bme680.BME680)  # pimoroni's driver, unmodified
+            assert type(sensor.driver._i2c).__name__ == "EmulatedBme680Bus"
+            weather = SimulatedSensor(seed=3)
+            for _ in range(3):
+                reading, air = sensor.read(), weather.read()
+                assert abs(reading.temperature_c - air.temperature_c) <= 0.01
+                assert abs(reading.pressure_hpa - air.pressure_hpa) <= 0.06
+                assert abs(reading.humidity_rh - air.humidity_rh) <= 0.01
+        """
+    )
+    result = pytester.runpytest(
+        "--sensor-backend", "bme680", "--sensor-option", "bus=emulated", "--sensor-option", "seed=3"
+    )
+    result.assert_outcomes(passed=1)
 
 
 def test_faithful_tests_skip_with_a_reason_in_fast_mode(pytester):
