@@ -35,6 +35,19 @@ log = logging.getLogger(__name__)
 _PARSERS = {"raincheck": recording.parse_raincheck_row, "esp32": recording.parse_esp32_row}
 
 
+def _flag(value: object, name: str) -> bool:
+    """A boolean option, also as text: command-line options (the plugin's --sensor-option) arrive as
+    strings, and "false" must not be true."""
+    if isinstance(value, bool | int):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ValueError(f"{name} must be true or false, got {value!r}")
+
+
 class RecordingFault(ValueError):
     """strict=True: the first fault of a recording, with its file, line and kind."""
 
@@ -91,8 +104,8 @@ class RecordedSensor(Sensor):
         if format != "auto" and format not in _PARSERS:
             raise ValueError(f"unknown recording format {format!r}; choose auto, {', '.join(_PARSERS)}")
         self.path = Path(path)
-        self.loop = loop
-        self.strict = strict
+        self.loop = _flag(loop, "loop")
+        self.strict = strict = _flag(strict, "strict")
         self.metadata: dict[str, Any] = {}
         # Undecodable bytes (a write cut inside a character) become U+FFFD and make their row unparseable.
         text = self.path.read_bytes().decode("utf-8", errors="replace")

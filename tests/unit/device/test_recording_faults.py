@@ -258,3 +258,12 @@ def test_what_record_writes_reads_back_exactly(tmp_path_factory, readings, metad
         back.append(replay.read())
         assert math.isclose(replay.time_s, (len(back) - 1) * period_s)
     assert back == readings
+
+
+def test_strict_given_as_text_is_read_as_a_flag(faulty_log):
+    # --sensor-option strict=false arrives as the string "false", which must not turn strict on.
+    assert RecordedSensor(faulty_log, strict="false").row_count == len(EXPECTED_READINGS)
+    with pytest.raises(RecordingFault):
+        RecordedSensor(faulty_log, strict="true")
+    with pytest.raises(ValueError, match="strict must be true or false"):
+        RecordedSensor(faulty_log, strict="sometimes")
