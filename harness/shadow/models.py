@@ -43,7 +43,7 @@ class UpdateResult:
     """
 
     accepted: dict  # /update/accepted
-    delta_view: dict | None  # /update/delta, None when desired matches reported
+    delta_view: dict | None  # /update/delta, None when this update publishes none (see update())
     documents_view: dict = field(repr=False)  # /update/documents
 
     @property
@@ -149,7 +149,14 @@ class ShadowStore:
             accepted = self._accepted(request.state, now, current["version"])
             documents = {"previous": previous, "current": current, "timestamp": now}
             delta_doc = None
-            if delta:
+            # /update/delta only when the request itself holds values on which desired and reported
+            # differ (AWS IoT Developer Guide, device-shadow-mqtt, /update/delta), not after every update
+            # while some older difference lasts.
+            if (
+                delta
+                and request.state is not None
+                and any(rules.touches(delta, request.state.get(section)) for section in rules.SECTIONS)
+            ):
                 delta_doc = {
                     "version": current["version"],
                     "timestamp": now,

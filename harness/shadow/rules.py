@@ -105,6 +105,23 @@ def updated_delta(old_delta: dict | None, state: dict, patch: dict | None) -> di
     return new
 
 
+def touches(delta: dict, patch: Json) -> bool:
+    """Whether an update's `patch` (its desired or reported part) names a path that is in `delta`: the
+    update itself holds values on which desired and reported differ."""
+    if not isinstance(patch, dict):
+        return False
+    for key, value in patch.items():
+        if key not in delta:
+            continue
+        wanted = delta[key]
+        if isinstance(value, dict) and value and isinstance(wanted, dict) and wanted:
+            if touches(wanted, value):  # both go deeper: compare there
+                return True
+        else:  # one of them ends here (a value, null, array or empty object): the paths meet
+            return True
+    return False
+
+
 def json_equal(left: Json, right: Json) -> bool:
     """Equality of JSON values: unlike Python's ==, `true` is not the number 1."""
     if isinstance(left, bool) or isinstance(right, bool):
