@@ -29,6 +29,9 @@ ENCODINGS = ("json", "binary")
 DISTRIBUTION = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?(\[[A-Za-z0-9._,-]+\])?$")
 SHADOW_SERVICE = "GGShadowService"
 CLOUD = "cloud"
+# ShadowManager's `synchronize.direction` values (v2.2.0+) and `strategy.type` values (v2.1.0+).
+SYNC_DIRECTIONS = ("betweenDeviceAndCloud", "deviceToCloud", "cloudToDevice")
+SYNC_STRATEGIES = ("realTime", "periodic")
 
 
 class GroupError(ValueError):
@@ -111,6 +114,18 @@ class Device:
 
 
 @dataclass(frozen=True)
+class ShadowSyncSettings:
+    """How the devices marked `sync_shadow` sync with the cloud: ShadowManager's configuration
+    (docs/shadow-sync.md maps each field to its key). Times are seconds of the core's clock."""
+
+    direction: str = "betweenDeviceAndCloud"  # synchronize.direction; the default syncs both ways
+    strategy: str = "realTime"  # strategy.type
+    delay_s: float = 0.0  # strategy.delay, for periodic
+    max_outbound_updates_per_s: float = 100.0  # rateLimits.maxOutboundSyncUpdatesPerSecond
+    cloud_poll_s: float = 1.0  # harness only: moto pushes nothing, so cloud changes are polled
+
+
+@dataclass(frozen=True)
 class Subscription:
     source: str  # "thing:NAME", "function:NAME", "GGShadowService" or "cloud"
     subject: str  # an MQTT topic filter
@@ -132,6 +147,7 @@ class GroupDefinition:
     ml_resources: tuple[MLResource, ...]
     path: Path | None = field(default=None, compare=False)
     secrets: tuple[SecretResource, ...] = ()
+    shadow_sync: ShadowSyncSettings = ShadowSyncSettings()
 
     def function(self, name: str) -> FunctionDefinition:
         for function in self.functions:
@@ -208,7 +224,17 @@ def load_group(path: str | Path) -> GroupDefinition:
 def parse_group(document: Any, source: str, root: Path, path: Path | None = None) -> GroupDefinition:
     top = _Reader(source, document, "group")
     top.check_keys(
-        {"group", "region", "account", "core", "functions", "devices", "subscriptions", "resources"}
+        {
+            "group",
+            "region",
+            "account",
+            "core",
+            "functions",
+            "devices",
+            "subscriptions",
+            "resources",
+            "shadow_sync",
+        }
     )
     core = _Reader(source, top.get("core", dict), "core")
     core.check_keys({"thing", "packages"})
@@ -245,6 +271,7 @@ def parse_group(document: Any, source: str, root: Path, path: Path | None = None
         ml_resources=resources,
         path=path,
         secrets=secrets,
+        shadow_sync=_parse_shadow_sync(source, top.get("shadow_sync", dict, {})),
     )
 
 
@@ -377,6 +404,30 @@ def _parse_device(source: str, item: Any) -> Device:
     if not THING_NAME.match(thing):
         raise reader.fail(f"thing name {thing!r} must match {THING_NAME.pattern}")
     return Device(thing=thing, sync_shadow=reader.get("sync_shadow", bool, False))
+
+
+def _parse_shadow_sync(source: str, item: Any) -> ShadowSyncSettings:
+    """The group's `shadow_sync`: ShadowManager's `synchronize.direction`, `strategy` and `rateLimits`."""
+    reader = _Reader(source, item, "shadow_sync")
+    reader.check_keys({"direction", "strategy", "delay_s", "max_outbound_updates_per_s", "cloud_poll_s"})
+    direction = reader.get("direction", str, "betweenDeviceAndCloud")
+    if direction not in SYNC_DIRECTIONS:
+        raise reader.fail(f"direction {direction!r} must be one of {', '.join(SYNC_DIRECTIONS)}")
+    strategy = reader.get("strategy", str, "realTime")
+    if strategy not in SYNC_STRATEGIES:
+        raise reader.fail(f"strategy {strategy!r} must be one of {', '.join(SYNC_STRATEGIES)}")
+    delay = reader.get("delay_s", float, None)
+    if strategy == "periodic" and (delay is None or delay <= 0):
+        raise reader.fail("strategy periodic needs delay_s, the interval in seconds (> 0)")
+    if strategy == "realTime" and delay is not None:
+        raise reader.fail("delay_s applies to strategy periodic only")
+    rate = reader.get("max_outbound_updates_per_s", float, 100.0)
+    if rate <= 0:
+        raise reader.fail(f"max_outbound_updates_per_s must be > 0, got {rate:g}")
+    poll = reader.get("cloud_poll_s", float, 1.0)
+    if poll <= 0:
+        raise reader.fail(f"cloud_poll_s must be > 0, got {poll:g}")
+    return ShadowSyncSettings(direction, strategy, delay or 0.0, rate, poll)
 
 
 def _parse_subscription(source: str, item: Any, endpoints: set[str]) -> Subscription:

@@ -123,7 +123,14 @@ class Rig:
                 from raincheck.harness.cloud.sync import ShadowSync
 
                 synced = [d.thing for d in self.group.devices if d.sync_shadow]
-                self.sync = ShadowSync(self.core.router, self.cloud, synced)
+                self.sync = ShadowSync(
+                    self.core.router,
+                    self.cloud,
+                    synced,
+                    local=self.core.shadow_service,
+                    clock=self.clock,
+                    settings=self.group.shadow_sync,
+                )
         except BaseException:
             self.stop(keep_workdir=True)
             raise
@@ -213,8 +220,8 @@ class Rig:
         return self._core.shadow_store.document(thing)
 
     def cloud_shadow(self, thing: str) -> dict | None:
-        """The thing's cloud shadow document (moto), or None; the shadow sync's pending updates are sent
-        first (it batches them in wall time), so it shows what the core had accepted until now."""
+        """The thing's cloud shadow document (moto), or None. The shadow sync is flushed first (what the
+        core accepted so far sent, cloud changes so far applied locally), so it shows the synced state."""
         if self.cloud is None:
             return None
         if self.sync is not None:

@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,10 @@ class MockCloud:
         self.iot_data: Any = None
         self.s3: Any = None
         self.secretsmanager: Any = None
+        # False simulates an outage: every shadow call raises botocore's EndpointConnectionError, as a
+        # client without a network would (issue 15's fault injection switches this).
+        self.reachable = True
+        self.shadow_calls: Counter[str] = Counter()  # accepted shadow requests by kind: get, update, delete
 
     def start(self) -> MockCloud:
         try:
@@ -86,17 +91,38 @@ class MockCloud:
     def register_thing(self, thing: str) -> None:
         self.iot.create_thing(thingName=thing)
 
+    def _reach(self) -> None:
+        if not self.reachable:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url=f"https://data-ats.iot.{self.region}.amazonaws.com")
+
     def update_shadow(self, thing: str, document: dict) -> dict:
+        """Update the thing's cloud shadow; the accepted document. A `version` in `document` that is not
+        the shadow's raises the client's ConflictException (409)."""
+        self._reach()
         response = self.iot_data.update_thing_shadow(thingName=thing, payload=json.dumps(document).encode())
+        self.shadow_calls["update"] += 1
         return json.loads(response["payload"].read())
 
     def get_shadow(self, thing: str) -> dict | None:
         """The cloud shadow document, or None when the thing has none."""
+        self._reach()
         try:
             response = self.iot_data.get_thing_shadow(thingName=thing)
         except self.iot_data.exceptions.ResourceNotFoundException:
             return None
+        self.shadow_calls["get"] += 1
         return json.loads(response["payload"].read())
+
+    def delete_shadow(self, thing: str) -> None:
+        """Delete the thing's cloud shadow (its version counter goes on, as in AWS)."""
+        self._reach()
+        try:
+            self.iot_data.delete_thing_shadow(thingName=thing)
+        except self.iot_data.exceptions.ResourceNotFoundException:
+            return
+        self.shadow_calls["delete"] += 1
 
     def publish(self, topic: str, payload: bytes) -> None:
         """A message the core sends to the `cloud` endpoint."""

@@ -1,3 +1,4 @@
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,33 @@ def test_the_documented_example_group_loads(tmp_path):
     assert group.core_packages == ("greengrasssdk", "numpy")
     assert [s.name for s in group.secrets_of(reader)] == ["weather/api_key"]
     assert [r.id for r in group.ml_resources_of(reader)] == ["model"]
+
+
+def test_shadow_sync_defaults_are_shadow_managers():
+    sync = load_group(write(Path(tempfile.mkdtemp()), GOOD)).shadow_sync
+    assert (sync.direction, sync.strategy, sync.max_outbound_updates_per_s) == (
+        "betweenDeviceAndCloud",
+        "realTime",
+        100.0,
+    )
+
+
+def test_shadow_sync_settings_are_read(tmp_path):
+    text = GOOD + "shadow_sync:\n  direction: deviceToCloud\n  strategy: periodic\n  delay_s: 30\n"
+    sync = load_group(write(tmp_path, text)).shadow_sync
+    assert (sync.direction, sync.strategy, sync.delay_s) == ("deviceToCloud", "periodic", 30.0)
+
+
+@pytest.mark.parametrize(
+    ("settings", "expected"),
+    [
+        ("  direction: both\n", r"group.yaml:15: shadow_sync: direction 'both' must be one of betweenDevice"),
+        ("  strategy: periodic\n", r"group.yaml:15: shadow_sync: strategy periodic needs delay_s"),
+        ("  delay_s: 5\n", r"group.yaml:15: shadow_sync: delay_s applies to strategy periodic only"),
+        ("  max_outbound_updates_per_s: 0\n", r"group.yaml:15: .*must be > 0"),
+        ("  rateLimits: {}\n", r"group.yaml:15: shadow_sync: unknown key\(s\) 'rateLimits'"),
+    ],
+)
+def test_bad_shadow_sync_settings_name_the_file_and_line(tmp_path, settings, expected):
+    with pytest.raises(GroupError, match=expected):
+        load_group(write(tmp_path, GOOD + "shadow_sync:\n" + settings))
