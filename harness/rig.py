@@ -74,6 +74,7 @@ class Rig:
         self._mqtt = mqtt
         self.edge: Any = None  # the core's MQTT broker and discovery for client devices, with mqtt=True
         self._transports: list[Any] = []  # device transports the rig opened, closed at stop
+        self.faults: list[Any] = []  # faults injected (harness.faults.Fault), in order
         self._device_messages: dict[str, deque[tuple[str, bytes]]] = {}
         self._cloud_messages: deque[tuple[str, bytes]] = deque(maxlen=keep_messages)
         self._actor: contextlib.AbstractContextManager | None = None
@@ -205,6 +206,16 @@ class Rig:
         transport = MqttTransport(identity, *self.edge.discovery_address, group_ca_folder=folder).connect()
         self._transports.append(transport)
         return transport
+
+    def inject(self, fault: str, **arguments: Any) -> Any:
+        """Inject a fault now (harness/faults.py lists them: kill, hang, sys-unreadable, broker-drop, ...);
+        returns the `Fault` record, also kept in `rig.faults`."""
+        from raincheck.harness.faults import inject
+
+        self._core  # noqa: B018 - a started rig, or the usual error
+        record = inject(self, fault, **arguments)
+        self.faults.append(record)
+        return record
 
     def device_credentials(self, thing: str) -> Any:
         """`thing`'s certificate, key and root CA for the core's MQTT broker and discovery (mqtt=True)."""

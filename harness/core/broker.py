@@ -121,6 +121,8 @@ class CoreBroker:
         self.port = 0
         self.refused_handshakes = 0
         self.undelivered = 0
+        self.dropped_connections = 0
+        self._writers: set[asyncio.StreamWriter] = set()  # open client connections, for drop_connections
         self._bridge = bridge
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="gg-mqtt-broker", daemon=True)
@@ -188,12 +190,28 @@ class CoreBroker:
             writer.transport.abort()
             return
         assert self._broker is not None
+        self._writers.add(writer)
         try:
             await self._broker.external_connected(
                 StreamReaderAdapter(reader), StreamWriterAdapter(writer), LISTENER
             )
         except ConnectionError as error:  # a refused client that hung up first, or a dropped connection
             logger.info("MQTT connection from %s ended: %s", peer, error)
+        finally:
+            self._writers.discard(writer)
+
+    def drop_connections(self) -> int:
+        """Drop every client connection at once, as a broker restart or a network cut would (a fault);
+        returns how many. Clients see the connection lost and reconnect on their own."""
+        return asyncio.run_coroutine_threadsafe(self._drop(), self._loop).result(timeout=10)
+
+    async def _drop(self) -> int:
+        writers = list(self._writers)
+        for writer in writers:
+            writer.transport.abort()
+        self.dropped_connections += len(writers)
+        logger.warning("MQTT broker dropped %d client connection(s)", len(writers))
+        return len(writers)
 
     def _from_client(self, thing: str, topic: str, payload: bytes) -> None:
         self._bridge(thing, topic, payload)

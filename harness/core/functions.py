@@ -125,6 +125,7 @@ class FunctionHost:
         self._warned_no_proc = False
         self._starting: set[str] = set()
         self._clock_hold = 0  # queued invocations counted by the clock (see _hold_clock)
+        self._hang_next = 0  # a fault: containers that stop (SIGSTOP) once they take their next work
         self.config.log_path.parent.mkdir(parents=True, exist_ok=True)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -241,7 +242,32 @@ class FunctionHost:
             container.timeout_alarm = self.clock.call_at(
                 self.clock.time() + self.config.timeout_s, lambda: self._time_out(container, invocation)
             )
+            if self._hang_next:
+                self._hang_next -= 1
+                self.logger.warning(
+                    "Fault: function %s hangs on invocation %s", self.config.name, invocation.id
+                )
+                _signal(container, signal.SIGSTOP)
             return invocation
+
+    # -- faults ------------------------------------------------------------------------------------
+    def kill(self) -> int:
+        """A fault: SIGKILL every container of the function, as the OOM killer or a crash would; the core
+        notices the deaths as crashes (pinned containers restart after their back-off). Returns how many."""
+        with self.condition:
+            containers = [c for c in self.containers.values() if not c.ending]
+        for container in containers:
+            self.logger.warning(
+                "Fault: function %s container killed (pid %d)", self.config.name, container.pid
+            )
+            _signal(container, signal.SIGKILL)
+        return len(containers)
+
+    def hang_next(self, count: int = 1) -> None:
+        """A fault: the next `count` invocations hang (their container is stopped once it takes the work)
+        until the function's timeout ends them."""
+        with self.condition:
+            self._hang_next += count
 
     def _cancel_alarm(self, container: Container, name: str) -> None:
         """Cancel a container's alarm (timeout or idle) once: a handle left behind would be cancelled
@@ -605,6 +631,12 @@ def resident_mb(pid: int) -> float | None:
 def _finish(invocation: Invocation, result: WorkResult) -> None:
     if not invocation.result.done():
         invocation.result.set_result(result)
+
+
+def _signal(container: Container, number: int) -> None:
+    """Signal the Lambda's own process (inside bwrap's, in a container)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(container.pid or container.process.pid, number)
 
 
 def _terminate(container: Container) -> None:
