@@ -50,10 +50,10 @@ def fuse_pair(pair: SavedModelPair) -> bytes:
     config = tf.compat.v1.ConfigProto(intra_op_parallelism_threads=1, inter_op_parallelism_threads=1)
     with graph.as_default(), tf.compat.v1.Session(graph=graph, config=config) as session:
         try:
-            # A row-wise standardiser takes shape [3]: feed it the single row, hand the predictor [1, 3].
-            batch = 1 if pair.row_wise else None
-            readings = tf.compat.v1.placeholder(tf.float32, [batch, 3], name="readings")
-            fed = tf.reshape(readings, [3]) if pair.row_wise else readings
+            # A row-wise standardiser takes shape [k]: feed it the single row, hand the predictor [1, k].
+            batch, width = (1 if pair.row_wise else None), pair.width
+            readings = tf.compat.v1.placeholder(tf.float32, [batch, width], name="readings")
+            fed = tf.reshape(readings, [width]) if pair.row_wise else readings
             tf.compat.v1.saved_model.loader.load(
                 session, [SERVE_TAG], str(pair.standardiser_dir), import_scope="standardiser",
                 input_map={std_sig.inputs[STANDARDISER.input_name].name: fed},
@@ -63,7 +63,7 @@ def fuse_pair(pair: SavedModelPair) -> bytes:
             )
             tf.compat.v1.saved_model.loader.load(
                 session, [SERVE_TAG], str(pair.predictor_dir), import_scope="rain_predictor",
-                input_map={pred_sig.inputs[PREDICTOR.input_name].name: tf.reshape(x_prime, [-1, 3])},
+                input_map={pred_sig.inputs[PREDICTOR.input_name].name: tf.reshape(x_prime, [-1, width])},
             )  # fmt: skip
             y = graph.get_tensor_by_name(f"rain_predictor/{pred_sig.outputs[PREDICTOR.output_name].name}")
             converter = tf.compat.v1.lite.TFLiteConverter.from_session(session, [readings], [y])

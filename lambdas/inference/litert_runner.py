@@ -1,7 +1,8 @@
 """The LiteRT runtime: one fused flatbuffer (standardiser in front of the predictor) run by ai-edge-litert.
 
-A "LiteRT rain model" is a folder or zip holding `rain_model.tflite` (readings [n, 3] in FEATURE_ORDER ->
-P(rain) [n, 1]; or [1, 3] -> [1, 1] when the standardiser took one reading at a time) and, optionally,
+A "LiteRT rain model" is a folder or zip holding `rain_model.tflite` (feature rows [n, k] in the model
+contract's order -> P(rain) [n, 1]; or [1, k] -> [1, 1] when the standardiser took one reading at a time;
+k = 3 for the tutorial's readings, without metadata) and, optionally,
 `raincheck_model.json`, both at its root. Loading one needs no TensorFlow, and nothing here builds one:
 ml_resources/export_litert.py does, from a SavedModel pair (with TensorFlow, off the gateway).
 
@@ -22,7 +23,6 @@ from .savedmodel import LITERT_MODEL_FILE, METADATA_FILE, ModelContractError
 
 # Finite and representable as float32: a larger float64 would become inf in the input buffer.
 _F32_MAX = float(np.finfo(np.float32).max)
-_INPUT_SHAPES = ([-1, 3], [1, 3])
 _OUTPUT_SHAPES = ([-1, 1], [1, 1])
 
 
@@ -55,7 +55,7 @@ def _interpreter(model_content: bytes) -> Any:
 class LiteRTRunner:
     """A fused rain model in LiteRT: predict_one(p, t, h) for the Lambda, predict_batch(rows) for the rest."""
 
-    def __init__(self, model_content: bytes, source: str) -> None:
+    def __init__(self, model_content: bytes, source: str, width: int = 3) -> None:
         try:
             interpreter = _interpreter(model_content)
             inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
@@ -66,20 +66,23 @@ class LiteRTRunner:
                 f"{source}: LiteRT model has {len(inputs)} inputs, {len(outputs)} outputs; expected 1 each"
             )
         (detail,), (out_detail,) = inputs, outputs
-        for role, info, shapes in (("input", detail, _INPUT_SHAPES), ("output", out_detail, _OUTPUT_SHAPES)):
+        input_shapes = ([-1, width], [1, width])
+        for role, info, shapes in (("input", detail, input_shapes), ("output", out_detail, _OUTPUT_SHAPES)):
             shape = [int(d) for d in info["shape_signature"]]
             if np.dtype(info["dtype"]) != np.float32 or shape not in shapes:
                 raise ModelContractError(
                     f"{source}: LiteRT {role} is {np.dtype(info['dtype']).name} {shape}, "
-                    f"expected float32 {' or '.join(map(str, shapes))} (-1: any batch size)"
+                    f"expected float32 {' or '.join(map(str, shapes))} (-1: any batch size; {width} "
+                    "features, as the model contract names them)"
                 )
         self.batchable = int(detail["shape_signature"][0]) == -1
+        self.width = width
         self._content = model_content
         self._input_index, self._output_index = detail["index"], out_detail["index"]
         if self.batchable:
-            interpreter.resize_tensor_input(self._input_index, [1, 3])
+            interpreter.resize_tensor_input(self._input_index, [1, width])
         interpreter.allocate_tensors()
-        self._buffer = np.zeros((1, 3), dtype=np.float32)
+        self._buffer = np.zeros((1, width), dtype=np.float32)
         # Element stores through a memoryview cost half what numpy's do; it accepts any real number.
         self._row = memoryview(self._buffer).cast("B").cast("f")
         # Bound methods looked up once: attribute lookups are a measurable share of a ~2 µs call.
@@ -91,32 +94,29 @@ class LiteRTRunner:
         self._batch_interpreter: Any = None
         self._batch_rows = 0
 
-    def predict_one(self, pressure_hpa: float, temperature_c: float, humidity_rh: float) -> float:
-        """P(rain) for one reading; ValueError unless all three are finite float32 numbers."""
-        # Chained comparisons are false for NaN and infinities: the cheapest complete check.
-        if not (
-            -_F32_MAX <= pressure_hpa <= _F32_MAX
-            and -_F32_MAX <= temperature_c <= _F32_MAX
-            and -_F32_MAX <= humidity_rh <= _F32_MAX
-        ):
-            raise ValueError("features must be finite numbers (a failed sensor read is not a reading)")
+    def predict_one(self, *features: float) -> float:
+        """P(rain) for one feature row; ValueError unless it has `width` finite float32 numbers."""
+        if len(features) != self.width:
+            raise ValueError(f"the model takes {self.width} features, got {len(features)}")
         row = self._row
-        row[0] = pressure_hpa
-        row[1] = temperature_c
-        row[2] = humidity_rh
+        for index, value in enumerate(features):
+            # Chained comparisons are false for NaN and infinities: the cheapest complete check.
+            if not -_F32_MAX <= value <= _F32_MAX:
+                raise ValueError("features must be finite numbers (a failed sensor read is not a reading)")
+            row[index] = value
         self._set(self._input_index, self._buffer)
         self._invoke()
         return self._get(self._output_index).item()
 
     def predict_batch(self, rows: np.ndarray) -> np.ndarray:
-        """P(rain), shape [n], for float32 rows of shape [n, 3] already checked by the caller."""
+        """P(rain), shape [n], for float32 rows of shape [n, width] already checked by the caller."""
         if not self.batchable:  # the fused model takes one reading at a time
             return np.array([self.predict_one(*row) for row in rows.tolist()], dtype=np.float32)
         if self._batch_interpreter is None:
             self._batch_interpreter = _interpreter(self._content)
         interpreter = self._batch_interpreter
         if self._batch_rows != len(rows):  # resizing reallocates: only when the batch size changes
-            interpreter.resize_tensor_input(self._input_index, [len(rows), 3])
+            interpreter.resize_tensor_input(self._input_index, [len(rows), self.width])
             interpreter.allocate_tensors()
             self._batch_rows = len(rows)
         interpreter.set_tensor(self._input_index, np.ascontiguousarray(rows))

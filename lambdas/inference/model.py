@@ -19,45 +19,51 @@ from typing import Any
 
 import numpy as np
 
+from .contract import ContractError, ModelContract, Support, check_support
 from .litert_runner import LiteRTRunner, read_resource
-from .savedmodel import LITERT_MODEL_FILE, ModelContractError, checked_pair, parse_metadata
+from .savedmodel import LITERT_MODEL_FILE, ModelContractError, checked_pair, metadata_contract, parse_metadata
 from .tf_runner import TensorFlowRunner
 
-__all__ = ["RUNTIMES", "ModelContractError", "RainModel", "load_model_pair"]
+__all__ = ["RUNTIMES", "ModelContractError", "RainModel", "Support", "load_model_pair"]
 
 RUNTIMES = ("tensorflow", "litert")
 EXPORT_COMMAND = "python ml_resources/export_litert.py"  # makes a LiteRT rain model from a SavedModel pair
 
 
 class RainModel:
-    """A loaded standardiser + predictor: readings [pressure hPa, temperature °C, humidity %RH] -> P(rain)."""
+    """A loaded standardiser + predictor: feature rows in its contract's order -> P(rain). The tutorial's
+    models (no metadata) take [pressure hPa, temperature °C, humidity %RH]."""
 
     def __init__(
         self,
         predict_batch: Callable[[np.ndarray], np.ndarray],
         metadata: dict[str, Any] | None,
         runtime: str,
-        predict_one: Callable[[float, float, float], float] | None = None,
+        predict_one: Callable[..., float] | None = None,
         sources: tuple[str, ...] = (),
+        contract: ModelContract | None = None,
     ) -> None:
         self._predict_batch = predict_batch
         self._predict_one = predict_one
         self.metadata = metadata
+        self.contract = contract if contract is not None else metadata_contract(metadata, "metadata")
+        self.width = len(self.contract.features)
         self.threshold: float | None = None if metadata is None else float(metadata["threshold"])
         self.runtime = runtime
         self.sources = sources  # the files it was loaded from (a fused LiteRT model: the predictor's only)
 
-    def predict_proba(self, pressure_hpa: float, temperature_c: float, humidity_rh: float) -> float:
-        """Probability of rain for one reading."""
+    def predict_proba(self, *features: float) -> float:
+        """Probability of rain for one feature row (for the tutorial's models: pressure, temperature,
+        humidity)."""
         if self._predict_one is not None:  # a runtime's own single-reading path, without batch building
-            return self._predict_one(pressure_hpa, temperature_c, humidity_rh)
-        return float(self.predict_proba_batch(np.array([[pressure_hpa, temperature_c, humidity_rh]]))[0])
+            return self._predict_one(*features)
+        return float(self.predict_proba_batch(np.array([features]))[0])
 
     def predict_proba_batch(self, features: np.ndarray) -> np.ndarray:
-        """Probabilities of rain, shape [n], for readings of shape [n, 3] in FEATURE_ORDER."""
+        """Probabilities of rain, shape [n], for feature rows of shape [n, k] in the contract's order."""
         rows = np.asarray(features, dtype=np.float32)
-        if rows.ndim != 2 or rows.shape[1] != 3:
-            raise ValueError(f"features must have shape [n, 3], got {list(rows.shape)}")
+        if rows.ndim != 2 or rows.shape[1] != self.width:
+            raise ValueError(f"features must have shape [n, {self.width}], got {list(rows.shape)}")
         if not np.all(np.isfinite(rows)):
             raise ValueError("features must be finite numbers (a failed sensor read is not a reading)")
         if len(rows) == 0:
@@ -66,9 +72,16 @@ class RainModel:
 
 
 def load_model_pair(
-    standardiser_path: str | Path, predictor_path: str | Path, runtime: str = "tensorflow"
+    standardiser_path: str | Path | None,
+    predictor_path: str | Path,
+    runtime: str = "tensorflow",
+    support: Support | None = None,
 ) -> RainModel:
     """Load and check a rain model; ModelContractError says what is wrong with it.
+
+    `support`: what the caller can compute for the model's contract (the Lambda: its ALTITUDE_M and
+    whether it keeps a history); a contract needing more is refused, naming why. None: no such check
+    (the features are computed elsewhere, as `raincheck evaluate` does from data).
 
     runtime="tensorflow": a standardiser + rain predictor SavedModel pair, each path a folder or a .zip.
     runtime="litert": predictor_path is a LiteRT rain model (rain_model.tflite at the root of the folder or
@@ -78,16 +91,28 @@ def load_model_pair(
     if runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES}, got {runtime!r}")
     if runtime == "litert":
-        return _load_litert(predictor_path)
+        return _load_litert(predictor_path, support)
+    if standardiser_path is None:
+        raise ValueError("runtime='tensorflow' needs the standardiser's path")
     sources = (f"{standardiser_path}", f"{predictor_path}")
     with checked_pair(standardiser_path, predictor_path) as pair:
+        _check_support(pair.contract, support, predictor_path)
         runner = TensorFlowRunner(pair)
-    model = RainModel(runner.predict_batch, pair.metadata, runtime, sources=sources)
+    model = RainModel(runner.predict_batch, pair.metadata, runtime, sources=sources, contract=pair.contract)
     _check_outputs_are_probabilities(model, predictor_path)
     return model
 
 
-def _load_litert(predictor_path: str | Path) -> RainModel:
+def _check_support(contract: ModelContract, support: Support | None, source: str | Path) -> None:
+    if support is None:
+        return
+    try:
+        check_support(contract, support)
+    except ContractError as error:
+        raise ModelContractError(f"{source}: {error}") from error
+
+
+def _load_litert(predictor_path: str | Path, support: Support | None = None) -> RainModel:
     source = f"{predictor_path}"
     resource = read_resource(Path(predictor_path))
     if resource is None:
@@ -98,9 +123,16 @@ def _load_litert(predictor_path: str | Path) -> RainModel:
         )
     content, raw_metadata = resource
     metadata = None if raw_metadata is None else parse_metadata(raw_metadata, source)
-    runner = LiteRTRunner(content, source)
+    contract = metadata_contract(metadata, source)
+    _check_support(contract, support, source)
+    runner = LiteRTRunner(content, source, width=len(contract.features))
     model = RainModel(
-        runner.predict_batch, metadata, "litert", predict_one=runner.predict_one, sources=(source,)
+        runner.predict_batch,
+        metadata,
+        "litert",
+        predict_one=runner.predict_one,
+        sources=(source,),
+        contract=contract,
     )
     _check_outputs_are_probabilities(model, source)
     return model
@@ -108,7 +140,9 @@ def _load_litert(predictor_path: str | Path) -> RainModel:
 
 def _check_outputs_are_probabilities(model: RainModel, predictor_path: str | Path) -> None:
     """A predictor whose y is not a probability (say, a logit) would make thresholds meaningless."""
-    # Through the single-reading path, the one the Lambda uses (LiteRT's batch interpreter stays unbuilt).
-    outputs = np.array([model.predict_proba(1013.0, 12.0, 95.0), model.predict_proba(1025.0, 22.0, 40.0)])
+    # Through the single-reading path, the one the Lambda uses (LiteRT's batch interpreter stays unbuilt):
+    # a typical row of the contract's features, and one with every value 10 % higher.
+    typical = model.contract.typical_row()
+    outputs = np.array([model.predict_proba(*typical), model.predict_proba(*[1.1 * v for v in typical])])
     if not all(math.isfinite(p) and 0.0 <= p <= 1.0 for p in outputs):
         raise ModelContractError(f"rain_predictor {predictor_path}: 'y' is not a probability ({outputs})")

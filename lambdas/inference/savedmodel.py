@@ -1,9 +1,11 @@
 """Read and check a standardiser + rain predictor pair of TF2 SavedModels (folders or zips), running none.
 
-The tutorial's contract: each model serves `serving_default`; the standardiser maps `x` [3] or [n, 3] to
-`x_prime` of the same shape, the predictor maps `input` [n, 3] to `y` [n, 1], all float32. The predictor
-may carry raincheck_model.json (threshold, feature order). `checked_pair` is the one check of a pair, for
-the TensorFlow runner (tf_runner.py) and the LiteRT exporter (ml_resources/export_litert.py) alike.
+The tutorial's contract: each model serves `serving_default`; the standardiser maps `x` [k] or [n, k] to
+`x_prime` of the same shape, the predictor maps `input` [n, k] to `y` [n, 1], all float32, k the number of
+features: 3 (pressure, temperature, humidity) for the tutorial's models, else as many as the model
+contract in the predictor's raincheck_model.json names (contract.py: features, units, threshold, history).
+`checked_pair` is the one check of a pair, for the TensorFlow runner (tf_runner.py) and the LiteRT exporter
+(ml_resources/export_litert.py) alike.
 
 Only the SavedModel protobuf is parsed, through TensorFlow's generated module, imported lazily: no session,
 no graph. The constants and ModelContractError are shared by every runtime, the LiteRT one included.
@@ -20,7 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-FEATURE_ORDER = ("pressure_hpa", "temperature_c", "humidity_rh")
+from .contract import LEGACY_FEATURES, ContractError, ModelContract, parse_contract
+
+FEATURE_ORDER = LEGACY_FEATURES  # a model without metadata: the tutorial's three readings
 METADATA_FILE = "raincheck_model.json"
 SIGNATURE_KEY = "serving_default"
 SERVE_TAG = "serve"
@@ -36,11 +40,15 @@ class Contract(NamedTuple):
     role: str
     input_name: str
     output_name: str
-    input_shapes: tuple[tuple[int, ...], ...]  # accepted input shapes, -1 for any size
+    row_wise_allowed: bool  # the input may be one reading [k] (the tutorial's standardiser)
+
+    def input_shapes(self, width: int) -> tuple[tuple[int, ...], ...]:
+        """Accepted input shapes for k = width features, -1 for any size."""
+        return ((width,), (_UNKNOWN, width)) if self.row_wise_allowed else ((_UNKNOWN, width),)
 
 
-STANDARDISER = Contract("standardiser", "x", "x_prime", ((3,), (_UNKNOWN, 3)))
-PREDICTOR = Contract("rain_predictor", "input", "y", ((_UNKNOWN, 3),))
+STANDARDISER = Contract("standardiser", "x", "x_prime", True)
+PREDICTOR = Contract("rain_predictor", "input", "y", False)
 _PREDICTOR_OUTPUT_SHAPE = (_UNKNOWN, 1)
 
 
@@ -54,8 +62,13 @@ class SavedModelPair:
 
     standardiser_dir: Path
     predictor_dir: Path
-    row_wise: bool  # the standardiser takes one reading of shape [3] (the tutorial's), not a batch
+    row_wise: bool  # the standardiser takes one reading of shape [k] (the tutorial's), not a batch
     metadata: dict[str, Any] | None  # the predictor's raincheck_model.json, parsed and checked
+    contract: ModelContract  # the features the model takes (the tutorial's three without metadata)
+
+    @property
+    def width(self) -> int:
+        return len(self.contract.features)
 
 
 @contextmanager
@@ -65,10 +78,12 @@ def checked_pair(standardiser_path: str | Path, predictor_path: str | Path) -> I
     with tempfile.TemporaryDirectory(prefix="raincheck-model-") as scratch:
         standardiser_dir = _saved_model_dir(Path(standardiser_path), Path(scratch) / "standardiser")
         predictor_dir = _saved_model_dir(Path(predictor_path), Path(scratch) / "rain_predictor")
-        row_wise = _check_signature(standardiser_dir, STANDARDISER) == (3,)
-        _check_signature(predictor_dir, PREDICTOR)
         metadata = _read_metadata(predictor_dir)
-        yield SavedModelPair(standardiser_dir, predictor_dir, row_wise, metadata)
+        contract = metadata_contract(metadata, str(predictor_dir / METADATA_FILE))
+        width = len(contract.features)
+        row_wise = _check_signature(standardiser_dir, STANDARDISER, width) == (width,)
+        _check_signature(predictor_dir, PREDICTOR, width)
+        yield SavedModelPair(standardiser_dir, predictor_dir, row_wise, metadata, contract)
 
 
 def read_meta_graph(folder: Path) -> Any:
@@ -87,18 +102,26 @@ def read_meta_graph(folder: Path) -> Any:
 
 
 def parse_metadata(raw: bytes, path: str) -> dict[str, Any]:
-    """raincheck_model.json's content, checked: a threshold in [0, 1] and FEATURE_ORDER."""
+    """raincheck_model.json's content, checked: a threshold in [0, 1] and a model contract the inference
+    Lambda can compute (contract.parse_contract)."""
     try:
         metadata = json.loads(raw.decode("utf-8"))
         threshold = float(metadata["threshold"])
-        order = tuple(metadata["feature_order"])
+        metadata["feature_order"]
     except (ValueError, KeyError, TypeError) as error:
         raise ModelContractError(f"{path}: unreadable model metadata ({error!r})") from error
     if not 0.0 <= threshold <= 1.0:
         raise ModelContractError(f"{path}: threshold {threshold} is not a probability")
-    if order != FEATURE_ORDER:
-        raise ModelContractError(f"{path}: feature order {list(order)}, expected {list(FEATURE_ORDER)}")
+    metadata_contract(metadata, path)
     return metadata
+
+
+def metadata_contract(metadata: dict[str, Any] | None, path: str) -> ModelContract:
+    """The model contract of (checked) metadata; ModelContractError naming the file otherwise."""
+    try:
+        return parse_contract(metadata)
+    except ContractError as error:
+        raise ModelContractError(f"{path}: {error}") from error
 
 
 def _saved_model_dir(path: Path, scratch: Path) -> Path:
@@ -134,9 +157,10 @@ def _describe(shape: tuple[int, ...] | None) -> str:
     return "unknown rank" if shape is None else str([None if d == _UNKNOWN else d for d in shape])
 
 
-def _check_signature(folder: Path, contract: Contract) -> tuple[int, ...] | None:
-    """Check the serving signature against the contract; returns the input shape."""
-    role, input_name, output_name, input_shapes = contract
+def _check_signature(folder: Path, contract: Contract, width: int) -> tuple[int, ...] | None:
+    """Check the serving signature against the contract for `width` features; returns the input shape."""
+    role, input_name, output_name, _ = contract
+    input_shapes = contract.input_shapes(width)
     signatures = read_meta_graph(folder).signature_def
     if SIGNATURE_KEY not in signatures:
         # Keys like __saved_model_init_op are TF internals, not signatures a user chose.
@@ -151,7 +175,7 @@ def _check_signature(folder: Path, contract: Contract) -> tuple[int, ...] | None
         raise ModelContractError(
             f"{role} {folder}: signature outputs are {sorted(signature.outputs)}, expected {output_name!r}"
         )
-    expected_output_shapes = {(3,): ((3,),), (_UNKNOWN, 3): ((_UNKNOWN, 3),)}
+    expected_output_shapes = {(width,): ((width,),), (_UNKNOWN, width): ((_UNKNOWN, width),)}
     checks = [(input_name, signature.inputs[input_name], input_shapes)]
     output = signature.outputs[output_name]
     input_shape = _shape_of(signature.inputs[input_name])
@@ -167,7 +191,8 @@ def _check_signature(folder: Path, contract: Contract) -> tuple[int, ...] | None
         if _shape_of(info) not in shapes:
             wanted = " or ".join(_describe(s) for s in shapes)
             raise ModelContractError(
-                f"{role} {folder}: {name!r} has shape {_describe(_shape_of(info))}, expected {wanted}"
+                f"{role} {folder}: {name!r} has shape {_describe(_shape_of(info))}, expected {wanted} "
+                f"({width} features, as the model contract names them)"
             )
     return input_shape
 

@@ -26,7 +26,7 @@ from .savedmodel import (
 
 
 class TensorFlowRunner:
-    """A checked SavedModel pair loaded in TensorFlow: predict_batch(rows [n, 3]) -> P(rain) [n, 1].
+    """A checked SavedModel pair loaded in TensorFlow: predict_batch(rows [n, k]) -> P(rain) [n, 1].
 
     Build it inside `checked_pair(...)`: the sessions read the (possibly extracted) folders only here.
     """
@@ -38,7 +38,7 @@ class TensorFlowRunner:
         self._predict = _signature_runner(*predictor, row_wise=False)
 
     def predict_batch(self, rows: np.ndarray) -> np.ndarray:
-        """P(rain) for float32 rows of shape [n, 3] already checked by the caller."""
+        """P(rain) for float32 rows of shape [n, k] already checked by the caller."""
         return self._predict(self._standardise(rows))
 
 
@@ -75,7 +75,7 @@ def _signature_runner(
     options = tf.compat.v1.RunOptions(inter_op_thread_pool=-1)
 
     def run(rows: np.ndarray) -> np.ndarray:
-        if row_wise:  # the tutorial's standardiser takes one reading of shape [3]
+        if row_wise:  # the tutorial's standardiser takes one reading of shape [k]
             return np.stack([session.run(output_tensor, {input_tensor: r}, options=options) for r in rows])
         return session.run(output_tensor, {input_tensor: rows}, options=options)
 

@@ -171,8 +171,8 @@ def test_missing_variables_is_a_contract_error_not_a_tensorflow_traceback(
             "not a probability",
         ),
         (
-            {"threshold": 0.3, "feature_order": ["temperature_c", "pressure_hpa", "humidity_rh"]},
-            "feature order",
+            {"threshold": 0.3, "feature_order": ["dew_point_c", "pressure_hpa", "humidity_rh"]},
+            "cannot compute feature",
         ),
         ({"feature_order": []}, "unreadable model metadata"),
     ],
@@ -183,4 +183,54 @@ def test_bad_model_metadata_is_named(
     predictor = shutil.copytree(good_pair[1], tmp_path / "rain_predictor")
     (predictor / "raincheck_model.json").write_text(json.dumps(metadata))
     with pytest.raises(ModelContractError, match=message):
+        load_model_pair(good_pair[0], predictor)
+
+
+TENDENCY_METADATA = {
+    "threshold": 0.3,
+    "feature_order": [
+        "sea_level_pressure_hpa",
+        "temperature_c",
+        "pressure_tendency_3h_hpa",
+        "history_3h_available",
+    ],
+    "history": {"window_s": 10800, "tolerance_s": 900, "when_missing": "fallback"},
+}
+
+
+@pytest.fixture(scope="module")
+def tendency_pair(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    root = tmp_path_factory.mktemp("tendency")
+    predictor = save_model(root / "rain_predictor", "input", "y", [None, 4])
+    (predictor / "raincheck_model.json").write_text(json.dumps(TENDENCY_METADATA))
+    return save_model(root / "standardiser", "x", "x_prime", [None, 4], scale=0.01), predictor
+
+
+def test_a_model_taking_the_contracts_features_loads_with_their_width(tendency_pair) -> None:
+    from raincheck.lambdas.inference.model import Support
+
+    model = load_model_pair(*tendency_pair, support=Support(altitude_m=120.0, history=True))
+    assert model.contract.features == tuple(TENDENCY_METADATA["feature_order"])
+    assert 0.0 < model.predict_proba(1013.0, 12.0, -1.0, 1.0) < 1.0
+    with pytest.raises(ValueError, match=r"shape \[n, 4\]"):
+        model.predict_proba_batch([[1013.0, 12.0, 80.0]])
+
+
+@pytest.mark.parametrize(
+    ("altitude_m", "history", "reason"),
+    [(None, True, "ALTITUDE_M"), (120.0, False, "HISTORY_PATH")],
+)
+def test_the_loader_refuses_a_contract_the_lambda_cannot_meet(
+    tendency_pair, altitude_m, history, reason
+) -> None:
+    from raincheck.lambdas.inference.model import Support
+
+    with pytest.raises(ModelContractError, match=f"rain_predictor.*cannot meet.*{reason}"):
+        load_model_pair(*tendency_pair, support=Support(altitude_m=altitude_m, history=history))
+
+
+def test_a_model_narrower_than_its_contract_is_refused(good_pair: tuple[Path, Path], tmp_path: Path) -> None:
+    predictor = shutil.copytree(good_pair[1], tmp_path / "rain_predictor")
+    (predictor / "raincheck_model.json").write_text(json.dumps(TENDENCY_METADATA))
+    with pytest.raises(ModelContractError, match=r"expected \[4\] or \[None, 4\] \(4 features"):
         load_model_pair(good_pair[0], predictor)
