@@ -19,24 +19,59 @@ from typing import Any
 
 
 def _pipeline(command: str, args: argparse.Namespace, **options: Any) -> int:
-    """run and replay: the pipeline, its errors as lines on stderr, the cloud shadow as JSON on stdout."""
+    """run and replay: the pipeline with its events on stderr (lines or a progress bar, --show), errors as
+    lines on stderr, and on stdout the cloud shadow, or with --json one JSON document and nothing else;
+    --report DIR writes the HTML report."""
+    from raincheck.app.document import run_document
+    from raincheck.app.events import Console, EventStream
     from raincheck.app.pipeline import PipelineError, run_pipeline
     from raincheck.harness.core.deployment import DeploymentError
     from raincheck.harness.group import GroupError, load_group
 
     prefix = f"raincheck {command}"
+    if args.report is not None:
+        from raincheck.app.report import ReportUnavailable, check_report_extra
+
+        try:
+            check_report_extra()
+        except ReportUnavailable as error:
+            print(f"{prefix}: {error}", file=sys.stderr)
+            return 1
+    stream = EventStream()
+    console = Console(args.show, stream, sys.stderr)
+    settings: dict[str, Any] = {}
     try:
-        group = load_group(args.group) if args.group else None
+        group_path = _group_path(args)
+        group = load_group(group_path) if group_path else None
+        settings = _settings(command, args, group, options)
         result = run_pipeline(
-            mode=args.mode, group=group, workdir=args.workdir, transport=args.transport, **options
+            mode=args.mode,
+            group=group,
+            workdir=args.workdir,
+            transport=args.transport,
+            progress=console.line,
+            events=stream,
+            **options,
         )
     except PipelineError as error:
+        if console.bar is not None:
+            console.bar.close()
         print(f"{prefix}: {error}", file=sys.stderr)
         for line in error.failures:  # each failing function once: its last exception, restarts, log
             print(f"  {line}", file=sys.stderr)
         if error.workdir is not None:
             print(f"  work folder kept: {error.workdir}", file=sys.stderr)
         _print_summary(prefix, error.replay_summary)
+        document = run_document(
+            command,
+            settings,
+            stream,
+            error=str(error),
+            failures=error.failures,
+            replay_summary=error.replay_summary,
+            include_events=args.events,
+        )
+        _finish(prefix, args, document, stream)
         return 1
     except (GroupError, DeploymentError, ValueError, OSError, RuntimeError) as error:
         # RuntimeError: the MQTT edge (a failed discovery, the mqtt extra not installed)
@@ -45,8 +80,66 @@ def _pipeline(command: str, args: argparse.Namespace, **options: Any) -> int:
     for line in result.failures:  # the run succeeded, but not without trouble: say so once per function
         print(f"{prefix}: warning: {line}", file=sys.stderr)
     _print_summary(prefix, result.replay_summary)
-    print(json.dumps(result.cloud_shadow, indent=2, sort_keys=True))
+    document = run_document(command, settings, stream, result, include_events=args.events)
+    if not args.json:
+        print(json.dumps(result.cloud_shadow, indent=2, sort_keys=True))
+    return _finish(prefix, args, document, stream)
+
+
+def _finish(prefix: str, args: argparse.Namespace, document: dict, stream: Any) -> int:
+    """--json's document on stdout, --report's folder; 1 when the report could not be written."""
+    if args.json:
+        print(json.dumps(document, indent=2, sort_keys=True, default=str))
+    if args.report is None:
+        return 0
+    from raincheck.app.report import write_report
+
+    try:
+        index = write_report(args.report, document, stream)
+    except OSError as error:
+        print(f"{prefix}: cannot write the report to {args.report}: {error}", file=sys.stderr)
+        return 1
+    print(f"{prefix}: report written to {index}", file=sys.stderr)
     return 0
+
+
+def _group_path(args: argparse.Namespace) -> Path | None:
+    """--group, or the bundled group of --runtime; None for the default group."""
+    from raincheck.harness.paths import fixtures_dir
+
+    if args.runtime is not None and args.group is not None:
+        raise ValueError("give --group or --runtime, not both (--runtime picks a bundled group file)")
+    if args.runtime is not None:
+        return fixtures_dir() / RUNTIME_GROUPS[args.runtime]
+    return args.group
+
+
+def _settings(command: str, args: argparse.Namespace, group: Any, options: dict[str, Any]) -> dict[str, Any]:
+    from raincheck.app.pipeline import default_group
+
+    group = group or default_group()
+    runtime = next(
+        (f.environment["MODEL_RUNTIME"] for f in group.functions if "MODEL_RUNTIME" in f.environment),
+        "tensorflow",
+    )
+    recording = options.get("recording")
+    backend = "recorded" if recording is not None else options.get("backend", "simulated")
+    backend_options = dict(options.get("backend_options") or {})
+    if backend == "simulated":
+        backend_options.setdefault("seed", options.get("seed"))
+    return {
+        "command": command,
+        "group": str(group.path) if group.path is not None else None,
+        "group_name": group.name,
+        "runtime": runtime,
+        "mode": args.mode,
+        "transport": args.transport,
+        "backend": backend,
+        "backend_options": backend_options,
+        "recording": None if recording is None else str(recording),
+        "readings": options.get("readings"),
+        "speed": options.get("speed"),
+    }
 
 
 def _print_summary(prefix: str, summary: Any) -> None:
@@ -55,10 +148,41 @@ def _print_summary(prefix: str, summary: Any) -> None:
             print(f"{prefix}: {line}" if not line.startswith(" ") else line, file=sys.stderr)
 
 
+RUNTIME_GROUPS = {"tensorflow": "group.yaml", "litert": "group_litert.yaml"}
+DEFAULT_READINGS = 12
+
+
 def _run(args: argparse.Namespace) -> int:
-    if args.readings is None and args.recording is None:
-        args.readings = 12
-    return _pipeline("run", args, readings=args.readings, seed=args.seed, recording=args.recording)
+    from raincheck.device import constants
+
+    def fail(message: str) -> int:
+        print(f"raincheck run: {message}", file=sys.stderr)
+        return 1
+
+    try:
+        backend_options = _options(args.option)
+    except ValueError as error:
+        return fail(str(error))
+    if args.recording is not None and args.backend not in (None, "recorded"):
+        return fail("--recording replays a recording: it cannot be combined with --backend " + args.backend)
+    backend = args.backend or "simulated"
+    readings = args.readings
+    if args.duration is not None:
+        readings = int(args.duration / constants.PUBLISH_PERIOD_S + 1e-9)
+        if readings < 1:
+            period = constants.PUBLISH_PERIOD_S
+            return fail(f"--duration {args.duration:g} s is shorter than one period ({period:g} s)")
+    if readings is None and args.recording is None and backend != "recorded":
+        readings = DEFAULT_READINGS
+    return _pipeline(
+        "run",
+        args,
+        readings=readings,
+        seed=args.seed,
+        recording=args.recording,
+        backend=backend,
+        backend_options=backend_options,
+    )
 
 
 def _replay(args: argparse.Namespace) -> int:
@@ -207,10 +331,28 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run", help="simulated sensor -> emulated core -> moto cloud; prints the cloud shadow as JSON"
     )
-    run.add_argument(
+    amount = run.add_mutually_exclusive_group()
+    amount.add_argument(
         "--readings",
         type=int,
         help="readings to publish, 10 s apart (default: 12 simulated, or every row of --recording)",
+    )
+    amount.add_argument(
+        "--duration",
+        type=float,
+        help="seconds of the core's time to publish for: duration / 10 s readings (86400: a day)",
+    )
+    run.add_argument(
+        "--backend",
+        help="sensor backend: simulated (default), recorded, bme680 or serial (options with --option)",
+    )
+    run.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a sensor backend option, repeatable (seed=3, path=log.csv, bus=emulated); values are JSON if "
+        "they parse as JSON, else text",
     )
     run.add_argument(
         "--recording",
@@ -228,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--group", type=Path, help="group definition (default: the bundled fixtures/group.yaml)")
     run.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")
     _add_transport(run)
+    _add_output(run)
     run.set_defaults(func=_run)
 
     record = commands.add_parser(
@@ -295,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--workdir", type=Path, help="keep the core's logs and deployment here")
     _add_transport(replay)
+    _add_output(replay)
     replay.set_defaults(func=_replay)
 
     predict = commands.add_parser("predict", help="check a model pair on one reading before deploying it")
@@ -338,6 +482,37 @@ def _add_transport(parser: argparse.ArgumentParser) -> None:
         default="direct",
         help="how the sensor's Thing reaches the core: direct into the router (default), or mqtt: "
         "Greengrass discovery, then MQTT over TLS with the thing's certificate, as on a gateway",
+    )
+
+
+def _add_output(parser: argparse.ArgumentParser) -> None:
+    """run and replay: the inference runtime, and what the run shows and writes."""
+    parser.add_argument(
+        "--runtime",
+        choices=tuple(RUNTIME_GROUPS),
+        help="the inference Lambda's runtime: the bundled fixtures/group.yaml (tensorflow, the default) or "
+        "fixtures/group_litert.yaml (litert); not with --group",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON document on stdout (settings, counts, final local and cloud shadows) and "
+        "nothing else",
+    )
+    parser.add_argument("--events", action="store_true", help="with --json: every event in the document")
+    parser.add_argument(
+        "--show",
+        choices=("auto", "events", "progress", "quiet"),
+        default="auto",
+        help="stderr while running: one line per event, a progress bar, or nothing; auto (default): event "
+        "lines up to 100 readings, beyond that a progress bar on a terminal and nothing when piped",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write an HTML report of the run (index.html, PNG plots, summary.json) into DIR; needs the "
+        "report extra",
     )
 
 

@@ -23,6 +23,7 @@ from raincheck.harness.paths import fixtures_dir
 from raincheck.harness.rig import Rig, WaitTimeout
 
 if TYPE_CHECKING:
+    from raincheck.app.events import EventStream
     from raincheck.device.sensors.recorded import ReplaySummary
 
 logger = logging.getLogger("raincheck.pipeline")
@@ -58,6 +59,9 @@ class PipelineResult:
     failures: list[str] = field(default_factory=list)  # functions that failed along the way, once each
     replay_summary: ReplaySummary | None = None  # a replayed recording's rows and faults by kind
     simulated_s: float = 0.0  # the core's time the publishing took (the recording's, with recording_timing)
+    thing: str = ""  # the synced thing whose shadows these are
+    dropped: int = 0  # messages the router dropped (no subscription)
+    dropped_summary: str = ""  # which, by source and topic
 
 
 def default_group() -> GroupDefinition:
@@ -77,6 +81,9 @@ def run_pipeline(
     recording_timing: bool = False,
     speed: float | None = None,
     transport: str = "direct",
+    backend: str = "simulated",
+    backend_options: Mapping[str, Any] | None = None,
+    events: EventStream | None = None,
 ) -> PipelineResult:
     """Run the pipeline on `readings` readings (simulated, or replayed from `recording`: all its rows when
     `readings` is None) and return the cloud shadow once it holds a rain_prediction made after the last
@@ -90,15 +97,22 @@ def run_pipeline(
     readings is held back, so what the Lambdas see is the same at any speed.
 
     `transport`: how the sensor's Thing reaches the core: "direct" into the router, or "mqtt" as on a
-    gateway (Greengrass discovery, then AWSIoTPythonSDK over TLS with the thing's certificate)."""
+    gateway (Greengrass discovery, then AWSIoTPythonSDK over TLS with the thing's certificate).
+
+    `backend` and `backend_options`: the sensor (device.sensors.open_sensor), simulated by default (with
+    `seed`); `recording` is the recorded backend with that path. `events`: an app.events.EventStream fed
+    from the rig while the pipeline runs (readings, compensated temperatures, predictions with their
+    probability, shadow versions, syncs, errors, dropped messages); its `expected_readings` is set first."""
     from raincheck.device.publisher import Publisher
     from raincheck.device.sensors import open_sensor
     from raincheck.device.sensors.heated import CpuHeatedSensor
 
     if readings is not None and readings < 1:
         raise ValueError("readings must be at least 1")
-    if readings is None and recording is None:
-        raise ValueError("a simulated sensor needs a number of readings")
+    if recording is not None:
+        backend = "recorded"
+    if readings is None and backend != "recorded":
+        raise ValueError(f"a {backend} sensor needs a number of readings")
     if speed is not None and not speed > 0:
         raise ValueError(f"speed must be > 0, got {speed}")
     if transport not in TRANSPORTS:
@@ -111,15 +125,30 @@ def run_pipeline(
         raise PipelineError(f"group {group.name!r} has no device with sync_shadow: true")
     thing = synced[0]
     # Opened before the rig: a missing or (strict) faulty recording fails before anything starts.
-    replayed = (
-        None if recording is None else open_sensor("recorded", path=recording, **(recording_options or {}))
-    )
+    options = dict(backend_options or {})
+    if backend == "recorded":
+        if recording is not None:
+            options["path"] = recording
+        options.update(recording_options or {})
+        replayed = open_sensor("recorded", **options)
+        source = replayed
+    else:
+        replayed = None
+        if backend == "simulated":
+            options.setdefault("seed", seed)
+        source = open_sensor(backend, **options)
+    if events is not None:
+        events.expected_readings = readings if readings is not None else replayed.remaining
     rig = Rig(group, mode=mode, workdir=workdir, mqtt=transport == "mqtt")
+    observer = None
     try:
         rig.start()
+        if events is not None:
+            from raincheck.app.events import RigObserver
+
+            observer = RigObserver(rig, thing, events)
         progress(f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}")
         progress(f"core: {len(rig.functions)} Lambdas deployed, {mode} mode")
-        source = replayed if replayed is not None else open_sensor("simulated", seed=seed)
         sensor = CpuHeatedSensor(source, lambda: rig.core.cpu_temperature.celsius)
         # The publisher's period is a wait through the rig: simulated time moves only then.
         steps = getattr(source, "next_interval_s", None) if recording_timing else None
@@ -153,7 +182,14 @@ def run_pipeline(
         )
         result.replay_summary = None if replayed is None else replayed.summary()
         result.simulated_s = pace.simulated_s
+        result.thing = thing
+        result.dropped = rig.core.router.dropped
+        result.dropped_summary = rig.core.router.dropped_summary()
+        if observer is not None:
+            observer.finish()
     except (PipelineError, DeploymentError, WaitTimeout) as error:
+        if observer is not None:
+            observer.finish()
         # The work folder stays for reading: logs, the staged packages, the core's own log.
         failures = rig.failures(logged_errors=True) if rig.core is not None else []
         rig.stop(keep_workdir=True)

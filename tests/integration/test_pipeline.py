@@ -145,7 +145,8 @@ def test_a_lambda_that_cannot_start_fails_the_run_with_its_reason_once_and_keeps
     text = text.replace("../", str(fixtures_dir().parent) + "/")
     group_file = tmp_path / "group.yaml"
     group_file.write_text(text)
-    assert main(["run", "--group", str(group_file), "--readings", "2"]) == 1
+    # --show quiet: no event lines (each retry's error would be one), only the failure report.
+    assert main(["run", "--group", str(group_file), "--readings", "2", "--show", "quiet"]) == 1
     err = capsys.readouterr().err
     # The inference Lambda survives its failed model load and retries: its last logged error is the reason.
     assert err.count("ModuleNotFoundError: No module named 'numpy'") == 1, err
