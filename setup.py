@@ -49,6 +49,7 @@ data, data_dir = data_packages()
 setup(
     packages=packages + data,
     package_dir={**package_dir, **data_dir},
-    package_data={"": ["*"]},
+    # "*" is each package folder's own files; the report's template sits in a plain folder of app/.
+    package_data={"": ["*"], "raincheck.app": ["templates/*"]},
     include_package_data=True,
 )

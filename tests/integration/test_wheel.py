@@ -8,6 +8,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -49,6 +50,8 @@ def test_the_base_wheel_in_a_fresh_venv_runs_the_example_in_both_modes(tmp_path:
     )
     run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(source)])
     (wheel,) = (tmp_path / "dist").glob("raincheck-*.whl")
+    with zipfile.ZipFile(wheel) as archive:  # --report's page template is package data
+        assert "raincheck/app/templates/report.html.j2" in archive.namelist()
     venv = tmp_path / "venv"
     run([sys.executable, "-m", "venv", str(venv)])
     python = venv / "bin" / "python"
