@@ -8,15 +8,22 @@ Options: --group PATH (default: the `raincheck_group` ini setting), --gg-mode fa
 --transport direct|mqtt, --sensor-backend simulated|recorded|bme680|serial, --sensor-option KEY=VALUE.
 Markers: gg_group(path), pi, hardware, faithful. docs/plugin.md documents it all. Kept light at import:
 heavy modules load inside the fixtures. The test's rig lives in the item's stash, for the report hook.
+
+Report properties (JUnit XML with --junitxml): the suite gets raincheck_group, raincheck_mode,
+raincheck_sensor_backend, raincheck_transport and raincheck_git_revision (`git rev-parse HEAD` in the
+rootdir, "unknown" outside a checkout); each test that uses gg_core gets the same, with the group file it
+really ran (a gg_group marker can change it).
 """
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 RIG_KEY = pytest.StashKey["object"]()  # the test's rig, for hooks that report on it
+REVISION_KEY = pytest.StashKey[str]()  # the session's git revision, looked up once
 
 MARKERS = {
     "gg_group": "gg_group(path): the group file for this test or module (relative to its file)",
@@ -84,6 +91,53 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
         report.sections.append(("raincheck functions", rig.describe(log_lines=20)))
 
 
+def git_revision(folder: Path) -> str:
+    """The checked-out commit of `folder`'s repository, or "unknown" (no git, not a checkout)."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    revision = done.stdout.strip()
+    return revision if done.returncode == 0 and revision else "unknown"
+
+
+def run_properties(config: pytest.Config, group: Path | str | None = None) -> list[tuple[str, str]]:
+    """What a run of the suite ran against, as (name, value) report properties."""
+    if group is None:
+        configured = config.getini("raincheck_group")
+        option = config.getoption("raincheck_group")
+        group = Path(option).absolute() if option else (config.rootpath / configured if configured else "")
+    return [
+        ("raincheck_group", str(group)),
+        ("raincheck_mode", config.getoption("raincheck_gg_mode")),
+        ("raincheck_sensor_backend", config.getoption("raincheck_sensor_backend")),
+        ("raincheck_transport", config.getoption("raincheck_transport")),
+        ("raincheck_git_revision", _revision(config)),
+    ]
+
+
+def _revision(config: pytest.Config) -> str:
+    if REVISION_KEY not in config.stash:
+        config.stash[REVISION_KEY] = git_revision(config.rootpath)
+    return config.stash[REVISION_KEY]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _raincheck_suite_properties(request: pytest.FixtureRequest) -> None:
+    """The suite's report properties, when JUnit XML is written (record_testsuite_property is a no-op
+    otherwise, and absent when the junitxml plugin is disabled)."""
+    if not request.config.getoption("xmlpath", None):
+        return
+    try:
+        record = request.getfixturevalue("record_testsuite_property")
+    except pytest.FixtureLookupError:
+        return
+    for name, value in run_properties(request.config):
+        record(name, value)
+
+
 @pytest.fixture
 def gg_group(pytestconfig: pytest.Config, request: pytest.FixtureRequest):
     """The group definition under test: the test's or module's `@pytest.mark.gg_group(path)` (relative
@@ -129,6 +183,8 @@ def gg_core(gg_group, tmp_path: Path, pytestconfig: pytest.Config, request: pyte
         mqtt=pytestconfig.getoption("raincheck_transport") == "mqtt",
     )
     request.node.stash[RIG_KEY] = rig
+    group = Path(gg_group.path).absolute() if gg_group.path is not None else gg_group.name
+    request.node.user_properties.extend(run_properties(pytestconfig, group))
     with rig:
         yield rig
     failures = rig.failures(logged_errors=True)

@@ -206,3 +206,52 @@ functions:
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*raincheck functions*", "*function greeter: on-demand, 1 container(s)*"])
+
+
+def test_junit_xml_carries_the_run_s_group_mode_backend_transport_and_git_revision(pytester):
+    import subprocess
+    import xml.etree.ElementTree as ElementTree
+
+    pytester.makefile(".yaml", group="group: props\ncore: {thing: gateway}\ndevices: [{thing: sensor}]\nfunctions: []\n")
+    pytester.makepyfile(
+        """
+        def test_with_core(gg_core):
+            assert gg_core.core is not None
+
+        def test_without_core():
+            pass
+        """
+    )
+
+    def properties(*args: str) -> tuple[dict, dict]:
+        xml = pytester.path / "junit.xml"
+        result = pytester.runpytest(
+            "--group", "group.yaml", f"--junitxml={xml}", "-p", "no:cacheprovider", *args
+        )
+        result.assert_outcomes(passed=2)
+        suite = ElementTree.parse(xml).getroot().find("testsuite")
+        of = {
+            case.get("name"): {p.get("name"): p.get("value") for p in case.iter("property")}
+            for case in suite.iter("testcase")
+        }
+        return {p.get("name"): p.get("value") for p in suite.find("properties")}, of
+
+    group = str(pytester.path / "group.yaml")
+    suite, cases = properties("--transport", "direct")
+    assert suite == {
+        "raincheck_group": group,
+        "raincheck_mode": "fast",
+        "raincheck_sensor_backend": "simulated",
+        "raincheck_transport": "direct",
+        "raincheck_git_revision": "unknown",  # not a checkout
+    }
+    assert cases["test_with_core"] == suite and cases["test_without_core"] == {}
+
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    for command in (["init", "-q"], ["commit", "-q", "--allow-empty", "-m", "first"]):
+        subprocess.run([*git, *command], cwd=pytester.path, check=True)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=pytester.path, capture_output=True, text=True)
+    suite, cases = properties("--gg-mode", "faithful", "--sensor-backend", "recorded")
+    assert suite["raincheck_git_revision"] == head.stdout.strip() != "unknown"
+    assert suite["raincheck_mode"] == "faithful" and suite["raincheck_sensor_backend"] == "recorded"
+    assert cases["test_with_core"]["raincheck_git_revision"] == head.stdout.strip()
