@@ -152,12 +152,14 @@ class RigObserver:
         self.t0 = rig.clock.time()
         self._lock = threading.RLock()
         self._pending: list[tuple[float, dict]] = []  # accepted predictions waiting for their log line
-        self._logs: dict[str, tuple[Path, int]] = {}  # function -> (log path, bytes read)
+        self._logs: dict[str, Path] = {}  # function -> its log
+        self._open: dict[str, Any] = {}  # function -> its log, open for reading on from where it was
         self._partial: dict[str, str] = {}
+        self.done = False
         self._dropped = rig.core.router.dropped
         self._dropped_routes = dict(rig.core.router.dropped_by_route)
         for name in rig.functions:
-            self._logs[name] = (rig.core.function_log_path(name), 0)
+            self._logs[name] = rig.core.function_log_path(name)
         router = rig.core.router
         router.tap(readings_topic, self._on_reading)
         router.tap(f"$aws/things/{thing}/shadow/update/accepted", self._on_accepted)
@@ -175,6 +177,8 @@ class RigObserver:
             return
         message = _json(payload)
         with self._lock:
+            if self.done:
+                return
             self._poll()
             cpu = getattr(getattr(self.rig.core, "cpu_temperature", None), "celsius", None)
             self.stream.emit(
@@ -194,6 +198,8 @@ class RigObserver:
         reported = (document.get("state") or {}).get("reported") or {}
         version = document.get("version")
         with self._lock:
+            if self.done:
+                return
             self._poll()
             if document.get("clientToken") == SYNC_TOKEN:
                 self.stream.emit("sync", self.now(), to="device", version=version, keys=sorted(reported))
@@ -217,6 +223,8 @@ class RigObserver:
     def _on_rejected(self, source: str, topic: str, payload: bytes) -> None:
         error = _json(payload)
         with self._lock:
+            if self.done:
+                return
             self._poll()
             self.stream.emit(
                 "rejected", self.now(), topic=topic, code=error.get("code"), message=error.get("message")
@@ -227,6 +235,8 @@ class RigObserver:
         desired = ((document or {}).get("state") or {}).get("desired") or {}
         version = accepted.get("version") if isinstance(accepted, dict) else None
         with self._lock:
+            if self.done:
+                return
             self._poll()
             self.stream.emit(
                 "sync",
@@ -240,16 +250,15 @@ class RigObserver:
     # -- logs and counters -------------------------------------------------------------------------
     def _poll(self) -> None:
         """New log lines of every function; messages the router dropped since the last look."""
-        for name, (path, offset) in list(self._logs.items()):
+        for name, path in self._logs.items():
             try:
-                with path.open("rb") as handle:
-                    handle.seek(offset)
-                    chunk = handle.read()
+                if name not in self._open:
+                    self._open[name] = path.open("rb")  # once it exists; read on from there each time
+                chunk = self._open[name].read()
             except OSError:
                 continue
             if not chunk:
                 continue
-            self._logs[name] = (path, offset + len(chunk))
             text = self._partial.pop(name, "") + chunk.decode("utf-8", "replace")
             lines = text.split("\n")
             if lines[-1]:
@@ -297,10 +306,16 @@ class RigObserver:
     def finish(self) -> None:
         """Read what the logs still hold; predictions without a log line are emitted without p."""
         with self._lock:
+            if self.done:
+                return
             self._poll()
             for t, data in self._pending:
                 self.stream.emit("prediction", t, probability=None, threshold=None, **data)
             self._pending.clear()
+            for handle in self._open.values():
+                handle.close()
+            self._open.clear()
+            self.done = True  # what the rig does while it stops is not the run's
 
 
 class _ObservedCloud:
