@@ -48,6 +48,7 @@ MAX_ATTEMPTS = 5  # full syncs of a thing in a row after 409s; then it waits for
 
 class CloudShadows(Protocol):
     def get_shadow(self, thing: str) -> dict | None: ...
+    def shadow_version(self, thing: str) -> int | None: ...
     def update_shadow(self, thing: str, document: dict) -> dict: ...
     def delete_shadow(self, thing: str) -> None: ...
 
@@ -131,6 +132,7 @@ class ShadowSync:
         self._next_tick = self.clock.time()
         self._alarm: object | None = None
         self._alarm_at: float | None = None
+        self._scheduling = threading.Lock()
         self._stopping = False
         router.tap(UPDATE_ACCEPTED, self._on_local)
         router.tap(DELETE_ACCEPTED, self._on_local)
@@ -163,9 +165,27 @@ class ShadowSync:
             self._post("local")
 
     def _tick_alarm(self) -> None:
-        self._alarm = self._alarm_at = None
-        if not self._stopping:
-            self._post("tick")
+        with self._scheduling:
+            self._alarm = self._alarm_at = None
+        if self._stopping:
+            return
+        if self._quiet():
+            # Nothing to send or fetch: the tick moves on here, on the clock's thread, without waking
+            # the worker (a hand-off per simulated second tripled a replayed day's wall time).
+            self._next_tick = self.clock.time() + self._tick_s
+            self._schedule()
+            return
+        self._post("tick")
+
+    def _quiet(self) -> bool:
+        """Connected, nothing changed locally, and no cloud shadow's version moved."""
+        with self._marks:
+            if self._dirty or not self.connected:
+                return False
+        try:
+            return all(self.cloud.shadow_version(t) == self._state[t].cloud_version for t in self.things)
+        except Exception:  # unreachable, or anything else: the worker finds out and says so
+            return False
 
     # -- the worker ------------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -207,11 +227,12 @@ class ShadowSync:
         if not self.clock.simulated or self._stopping:
             return
         when = self._wake_at()
-        if self._alarm_at is not None and self._alarm_at <= when:
-            return
-        self.clock.cancel(self._alarm)
-        self._alarm_at = when
-        self._alarm = self.clock.call_at(when, self._tick_alarm)
+        with self._scheduling:  # the worker and the clock's thread (a quiet tick) both schedule
+            if self._alarm_at is not None and self._alarm_at <= when:
+                return
+            self.clock.cancel(self._alarm)
+            self._alarm_at = when
+            self._alarm = self.clock.call_at(when, self._tick_alarm)
 
     def _work(self, tick: bool) -> None:
         now = self.clock.time()
@@ -243,6 +264,12 @@ class ShadowSync:
                 return
             try:
                 with self._syncing:
+                    # A poll looks at the version first: the whole document only when it moved.
+                    if (
+                        thing not in dirty
+                        and self.cloud.shadow_version(thing) == self._state[thing].cloud_version
+                    ):
+                        continue
                     cloud = self.cloud.get_shadow(thing)
                     changed = self._cloud_version(cloud) != self._state[thing].cloud_version
                     if thing in dirty or changed:
