@@ -34,7 +34,7 @@ logger = logging.getLogger("raincheck.rig")
 T = TypeVar("T")
 KEEP_MESSAGES = 10_000  # per device and for the cloud: the newest are kept, a replayed day brings more
 WALL_GUARD_S = 90.0  # wait_for gives up after this much wall time even if simulated time stalls
-GIVE_UP_AFTER_FAILURES = 3  # a pinned function that failed this often without ever taking work
+GIVE_UP_AFTER_FAILURES = 3  # a function that failed this often without ever taking work
 
 
 class WaitTimeout(AssertionError):
@@ -197,6 +197,12 @@ class Rig:
         if self.edge is None:
             from raincheck.harness.core.device_link import CoreTransport
 
+            if thing not in self._device_messages:  # over MQTT, discovery refuses it (404) as AWS does
+                known = ", ".join(sorted(self._device_messages)) or "none"
+                raise KeyError(
+                    f"{thing!r} is not a device of group {self.group.name!r} (devices: {known}); a gateway's "
+                    "discovery and broker would refuse it"
+                )
             return CoreTransport(self._core, thing)
         from raincheck.device.mqtt_transport import MqttTransport, ThingIdentity
 
@@ -259,8 +265,8 @@ class Rig:
         the predicate is looked at each time the simulation has settled (every actor waits) before
         simulated time moves on, so it sees every state. `timeout_s` counts on the rig's clock (simulated
         in fast mode), with a wall-time guard; on time out raises WaitTimeout with each function's state.
-        With `fail_fast` it also gives up as soon as a pinned function has failed GIVE_UP_AFTER_FAILURES
-        times without ever taking work (it will not recover)."""
+        With `fail_fast` it also gives up as soon as a function has failed GIVE_UP_AFTER_FAILURES times
+        without ever taking work (its handler does not import: it will not recover)."""
         self._check_driver("wait_for")
         self._settle_devices()
         deadline = self.clock.time() + timeout_s
@@ -274,10 +280,7 @@ class Rig:
             hopeless = [
                 host.config.name
                 for host in self.functions.values()
-                if fail_fast
-                and host.config.pinned
-                and not host.ever_ready
-                and host.crashes >= GIVE_UP_AFTER_FAILURES
+                if fail_fast and not host.ever_ready and host.crashes >= GIVE_UP_AFTER_FAILURES
             ]
             if hopeless:
                 raise WaitTimeout(

@@ -397,6 +397,12 @@ class FunctionHost:
                 self.last_error = error
             if crashed and not self.stopping:
                 self.crashes += 1
+            failed_start = None
+            if crashed and not container.ready and not self.config.pinned and self.queue:
+                # It died before asking for work (its handler did not import): the message it was started
+                # for fails with that error, as a failed init fails the invocation, instead of starting
+                # container after container for it without end.
+                failed_start = self.queue.popleft()
             self._hold_clock()
             self._scale_out()  # its queued work must not wait for the next message to find a container
             self.condition.notify_all()  # its pending request for work, if any, must give up
@@ -408,6 +414,8 @@ class FunctionHost:
         if invocation is not None:
             message = json.dumps({"errorMessage": reason}).encode()
             _finish(invocation, WorkResult(message, "Unhandled"))
+        if failed_start is not None:  # its reason is the import's error
+            _finish(failed_start, WorkResult(json.dumps({"errorMessage": error}).encode(), "Unhandled"))
         if self.stopping or expected:
             return
         failures = self.failure_count

@@ -100,6 +100,8 @@ def deploy_command(
         return 0
     for warning in plan.warnings:
         print(f"raincheck deploy: warning: {warning}", file=err)
+    from botocore.exceptions import BotoCoreError
+
     from raincheck.harness.deploy.send import send_plan
 
     try:
@@ -111,5 +113,8 @@ def deploy_command(
         )
     except DeployError as error:
         print(f"raincheck deploy: {error}", file=err)
+        return 1
+    except BotoCoreError as error:  # no credentials, no network: botocore's own, one line
+        print(f"raincheck deploy: {error} (nothing was deployed past the requests already shown)", file=err)
         return 1
     return 0

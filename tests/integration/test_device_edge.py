@@ -156,6 +156,16 @@ def test_discovery_refuses_an_unknown_thing_and_another_things_certificate(start
         assert rig.edge.discovery.refused == 2
 
 
+def test_a_thing_outside_the_group_gets_no_transport_on_either_path(start_core, tmp_path: Path):
+    with (
+        start_core(GROUP) as rig,
+        pytest.raises(KeyError, match="'intruder' is not a device of group 'edge'"),
+    ):
+        rig.device_transport("intruder")
+    with start_core(GROUP, mqtt=True) as rig, pytest.raises(DiscoveryError, match="DataNotFound"):
+        rig.device_transport("intruder")
+
+
 def test_the_transport_reports_a_failed_discovery_with_what_the_endpoint_answered(start_core, tmp_path: Path):
     with (
         start_core(GROUP, mqtt=True) as rig,

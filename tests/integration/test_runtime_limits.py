@@ -175,3 +175,22 @@ def test_an_idle_limit_that_is_not_a_round_number_still_stops_the_container(star
         core.run_for(5.0)
         core.wait_for(lambda: core.functions["worker"].idle_stops == 1)
         assert core.functions["worker"].containers == {}
+
+
+def test_an_on_demand_handler_that_does_not_import_fails_each_message_once_and_the_wait_gives_up(
+    start_core, observer
+):
+    from raincheck.harness.rig import WaitTimeout
+
+    broken = GROUP.replace("lambda_function.function_handler", "lambda_functon.function_handler")
+    with start_core(broken.replace("max_queue: 2", "max_queue: 10"), "fast") as core:
+        host = core.functions["worker"]
+        for number in range(4):
+            core.publish("thing:sensor", "probe/work", {"n": number})
+        with pytest.raises(WaitTimeout, match="worker failed 3 times on start"):
+            core.wait_for(lambda: observer.on("probe/out"), timeout_s=60)
+        core.wait_for(lambda: not host.queue and not host.containers, fail_fast=False)
+        core.run_for(30)
+    # One container per message, each message failed with the import's error, never a loop.
+    assert host.crashes == 4
+    assert "No module named 'lambda_functon'" in host.last_error

@@ -266,3 +266,19 @@ def test_the_command_sends_and_reports_a_failure(cloud, monkeypatch):
         assert deploy_command(parse("--timeout", "5"), clients=clients, out=out, err=err) == 1
     assert "no Python 3.11 on the gateway" in err.getvalue()
     assert "[1/" in out.getvalue() and "awaiting the core" in out.getvalue()
+
+
+def test_without_credentials_deploy_says_so_in_one_line(monkeypatch, capsys, tmp_path):
+    from raincheck.app.cli import main
+
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+
+    assert main(["deploy"]) == 1
+
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1].startswith("raincheck deploy: Unable to locate credentials")
+    assert "Traceback" not in err
