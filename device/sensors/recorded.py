@@ -16,6 +16,7 @@ A recorded failed read (ok=0) is not a fault: it replays as a failed reading. A 
 
 from __future__ import annotations
 
+import bisect
 import csv
 import itertools
 import logging
@@ -183,18 +184,31 @@ class RecordedSensor(Sensor):
         return statistics.median(steps) if steps else constants.PUBLISH_PERIOD_S
 
     def _timed(self, parsed: list[tuple[int, float, Reading]], faults: list[tuple[int, Fault]]) -> list[_Row]:
+        skipped_lines = sorted(n for n, fault in faults if FAULT_KINDS[fault.kind][0] == recording.SKIPPED)
         rows: list[_Row] = []
+        backwards = False  # the row before went back in time
         for number, time_s, reading in parsed:
             interval = self.period_s
             if rows:
                 step = time_s - rows[-1].time_s
-                if step <= 0:
+                if backwards and len(rows) > 1:
+                    # One bad timestamp, not a clock reset: measured from where that row was replayed
+                    # (a period after the one before it), the step is an ordinary one.
+                    from_replayed = time_s - rows[-2].time_s - self.period_s
+                    if 0 < from_replayed <= recording.GAP_FACTOR * self.period_s < step:
+                        step = from_replayed
+                backwards = step <= 0
+                if backwards:
                     where = f"{-step:g} s before" if step else "the same as"
                     detail = f"time_s {time_s:g} is {where} the row before"
                     faults.append((number, Fault("time_backwards", detail)))
                 else:
                     interval = step
-                    if step > recording.GAP_FACTOR * self.period_s:
+                    # Rows skipped in between had their own periods: a gap is longer than all of them.
+                    missing = bisect.bisect_left(skipped_lines, number) - bisect.bisect_right(
+                        skipped_lines, rows[-1].line
+                    )
+                    if step > recording.GAP_FACTOR * self.period_s * (missing + 1):
                         detail = f"{step:g} s since the row before ({step / self.period_s:.1f} periods)"
                         faults.append((number, Fault("gap", detail)))
             rows.append(_Row(number, time_s, reading, interval))

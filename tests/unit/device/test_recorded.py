@@ -83,14 +83,14 @@ def test_broken_rows_are_skipped_logged_with_file_and_line_and_counted(tmp_path,
     readings = replay_all(sensor)
     assert readings == [Reading(20.0, 1000.0, 50.0), Reading.failed(), Reading(21.0, 1001.0, 51.0)]
     warned = [record.getMessage() for record in caplog.records]
-    # Skipping lines 4-6 and 8 leaves steps of 40 s and 20 s between the kept rows: gaps, reported.
-    assert [message.split(": ")[0] for message in warned] == [f"{path}:{line}" for line in (4, 5, 6, 7, 8, 9)]
+    # The 40 s and 20 s steps between the kept rows are the skipped rows' periods, not gaps.
+    assert [message.split(": ")[0] for message in warned] == [f"{path}:{line}" for line in (4, 5, 6, 8)]
     assert "truncated, skipped" in warned[0] and "columns" in warned[0]
     assert "unparseable, skipped" in warned[1] and "warm" in warned[1]
-    assert "pressure_hpa" in warned[2] and "gap, kept" in warned[3]
+    assert "pressure_hpa" in warned[2] and "yes" in warned[3]
     summary = sensor.summary()
     assert (summary.rows, summary.kept, summary.skipped, summary.replayed) == (7, 3, 4, 3)
-    assert summary.faults == {"gap": 2, "truncated": 1, "unparseable": 3}
+    assert summary.faults == {"truncated": 1, "unparseable": 3}
 
 
 def test_broken_esp32_rows_are_skipped_and_replay_goes_on(tmp_path, caplog):
@@ -99,15 +99,41 @@ def test_broken_esp32_rows_are_skipped_and_replay_goes_on(tmp_path, caplog):
         "1,2,95000,4,5,6,20.5,55.0,9,10,11\n"
         "4,2,oops,4,5,6,20.5,55.0,9,10,11\n"  # line 2: unparseable
         "7,2\n"  # line 3: truncated
-        "10,2,95100,4,5,6,20.6,55.0,9,10,11\n"  # line 4: 9 s after the last kept row, 3 periods: a gap
+        "10,2,95100,4,5,6,20.6,55.0,9,10,11\n"  # line 4: 9 s after the last kept row: the skipped rows' time
         "13,2,95100,4,5,6,20.6,55.0,9,10,11\n"
         "16,2,95100,4,5,6,20.6,55.0,9,10,11\n"
     )
     with caplog.at_level(logging.WARNING):
         sensor = RecordedSensor(path, format="esp32")
     assert replay_all(sensor) == [Reading(20.5, 950.0, 55.0)] + [Reading(20.6, 951.0, 55.0)] * 3
-    assert [f"{path}:2", f"{path}:3", f"{path}:4"] == [r.getMessage().split(": ")[0] for r in caplog.records]
-    assert sensor.summary().faults == {"gap": 1, "truncated": 1, "unparseable": 1}
+    assert [f"{path}:2", f"{path}:3"] == [r.getMessage().split(": ")[0] for r in caplog.records]
+    assert sensor.summary().faults == {"truncated": 1, "unparseable": 1}
+
+
+def test_a_gap_is_more_than_the_skipped_rows_periods_and_one_bad_timestamp_shifts_nothing(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "# period_s: 10.0\n"
+        f"{HEADER}\n"
+        "0,20.0,1000.0,50.0,1\n"
+        "10,warm,1000.0,50.0,1\n"  # line 4: skipped
+        "20,20.0,1000.0,50.0,1\n"  # line 5: 20 s on, the skipped row's period: no gap
+        "30,20.0,1000.0,50.0,1\n"
+        "15,20.0,1000.0,50.0,1\n"  # line 7: one bad timestamp, replayed a period after line 6
+        "50,20.0,1000.0,50.0,1\n"  # line 8: a period after where line 7 was replayed
+        "200,20.0,1000.0,50.0,1\n"  # line 9: a real gap
+    )
+    sensor = RecordedSensor(path)
+    intervals = []
+    while sensor.remaining:
+        sensor.read()
+        intervals.append(sensor.next_interval_s())
+    assert intervals == [20.0, 10.0, 10.0, 10.0, 150.0, None]
+    assert [(line, fault.kind) for line, fault in sensor.faults] == [
+        (4, "unparseable"),
+        (7, "time_backwards"),
+        (9, "gap"),
+    ]
 
 
 def test_end_of_recording_raises_recording_exhausted(tmp_path):
