@@ -212,7 +212,9 @@ def test_junit_xml_carries_the_run_s_group_mode_backend_transport_and_git_revisi
     import subprocess
     import xml.etree.ElementTree as ElementTree
 
-    pytester.makefile(".yaml", group="group: props\ncore: {thing: gateway}\ndevices: [{thing: sensor}]\nfunctions: []\n")
+    pytester.makefile(
+        ".yaml", group="group: props\ncore: {thing: gateway}\ndevices: [{thing: sensor}]\nfunctions: []\n"
+    )
     pytester.makepyfile(
         """
         def test_with_core(gg_core):
