@@ -64,6 +64,17 @@ class MLResource:
 
 
 @dataclass(frozen=True)
+class LocalResource:
+    """A local volume resource: a folder of the core's host (`source_path`) mounted in the functions it
+    is attached to at `destination` (V1 LocalVolumeResourceData; V2 a Lambda component's volume). It
+    outlives the function's restarts; `permission: rw` makes it writable (state kept across restarts)."""
+
+    id: str
+    source_path: str  # on the gateway; the emulated core keeps it in its work folder (volumes/<id>)
+    destination: str
+
+
+@dataclass(frozen=True)
 class SecretResource:
     """A Secrets Manager secret deployed to the core for the functions it is attached to."""
 
@@ -93,6 +104,8 @@ class FunctionDefinition:
     max_queue: int = 1000
     max_instances: int = 100
     max_idle_s: float = 60.0
+    # module.function in the package, run before the core starts any function (docs/group.md)
+    deploy_check: str | None = None
 
     @property
     def qualifier(self) -> str:
@@ -148,6 +161,7 @@ class GroupDefinition:
     path: Path | None = field(default=None, compare=False)
     secrets: tuple[SecretResource, ...] = ()
     shadow_sync: ShadowSyncSettings = ShadowSyncSettings()
+    local_resources: tuple[LocalResource, ...] = ()
 
     def function(self, name: str) -> FunctionDefinition:
         for function in self.functions:
@@ -158,6 +172,9 @@ class GroupDefinition:
     def ml_resources_of(self, function: FunctionDefinition) -> list[MLResource]:
         """The ML resources attached to a function (its `resources` may also name secrets)."""
         return [r for r in self.ml_resources if r.id in function.resources]
+
+    def local_resources_of(self, function: FunctionDefinition) -> list[LocalResource]:
+        return [r for r in self.local_resources if r.id in function.resources]
 
     def secrets_of(self, function: FunctionDefinition) -> list[SecretResource]:
         return [s for s in self.secrets if s.id in function.resources]
@@ -242,9 +259,9 @@ def parse_group(document: Any, source: str, root: Path, path: Path | None = None
     for package in packages:
         if not isinstance(package, str) or not DISTRIBUTION.match(package):
             raise core.fail(f"packages: {package!r} is not a Python distribution name")
-    resources, secrets = _parse_resources(source, top.get("resources", dict, {}), root)
-    resource_ids = {resource.id for resource in resources} | {secret.id for secret in secrets}
-    _unique(top, "resource", [r.id for r in resources] + [s.id for s in secrets])
+    resources, secrets, local = _parse_resources(source, top.get("resources", dict, {}), root)
+    resource_ids = {r.id for r in resources} | {s.id for s in secrets} | {v.id for v in local}
+    _unique(top, "resource", [r.id for r in resources] + [s.id for s in secrets] + [v.id for v in local])
     functions = tuple(
         _parse_function(source, item, root, resource_ids) for item in top.get("functions", list)
     )
@@ -272,6 +289,7 @@ def parse_group(document: Any, source: str, root: Path, path: Path | None = None
         path=path,
         secrets=secrets,
         shadow_sync=_parse_shadow_sync(source, top.get("shadow_sync", dict, {})),
+        local_resources=local,
     )
 
 
@@ -302,6 +320,7 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
             "max_queue",
             "max_instances",
             "max_idle_s",
+            "deploy_check",
         }
     )
     name = reader.get("name", str)
@@ -343,6 +362,11 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
     for key, value in limits.items():
         if value < 1:
             raise reader.fail(f"{key} must be at least 1, got {value}")
+    deploy_check = reader.get("deploy_check", str, None)
+    if deploy_check is not None:
+        check_module, _, check_function = deploy_check.rpartition(".")
+        if not check_module or not all(p.isidentifier() for p in [*check_module.split("."), check_function]):
+            raise reader.fail(f"deploy_check {deploy_check!r} must be module.function, like the handler")
     sysfs_access = reader.get("sysfs_access", bool, False)
     if sysfs_access and isolation == "nocontainer":
         raise reader.fail(
@@ -393,6 +417,7 @@ def _parse_function(source: str, item: Any, root: Path, resource_ids: set[str]) 
         encoding=encoding,
         version=version,
         alias=alias,
+        deploy_check=deploy_check,
         **limits,
     )
 
@@ -448,9 +473,20 @@ def _parse_subscription(source: str, item: Any, endpoints: set[str]) -> Subscrip
 
 def _parse_resources(
     source: str, resources: Any, root: Path
-) -> tuple[tuple[MLResource, ...], tuple[SecretResource, ...]]:
+) -> tuple[tuple[MLResource, ...], tuple[SecretResource, ...], tuple[LocalResource, ...]]:
     reader = _Reader(source, resources, "resources")
-    reader.check_keys({"ml", "secrets"})
+    reader.check_keys({"ml", "secrets", "local"})
+    volumes = []
+    for item in reader.get("local", list, []):
+        volume = _Reader(source, item, "local resource")
+        volume.check_keys({"id", "source_path", "destination"})
+        paths = {key: volume.get(key, str) for key in ("source_path", "destination")}
+        for key, value in paths.items():
+            if not value.startswith("/"):
+                raise volume.fail(f"{key} {value!r} must be an absolute path")
+        volumes.append(
+            LocalResource(volume.get("id", str), paths["source_path"], paths["destination"].rstrip("/"))
+        )
     secrets = []
     for item in reader.get("secrets", list, []):
         secret = _Reader(source, item, "secret")
@@ -478,4 +514,4 @@ def _parse_resources(
                 local_source=(root / local).resolve() if local else None,
             )
         )
-    return tuple(parsed), tuple(secrets)
+    return tuple(parsed), tuple(secrets), tuple(volumes)

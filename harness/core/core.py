@@ -14,6 +14,7 @@ import base64
 import json
 import logging
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -35,6 +36,7 @@ from raincheck.harness.group import (
     SHADOW_SERVICE,
     FunctionDefinition,
     GroupDefinition,
+    LocalResource,
     MLResource,
     SecretResource,
 )
@@ -195,6 +197,10 @@ class EmulatedCore:
                 host
             )
             self._unqualified[definition.arn(self.group.region, self.group.account)] = host
+        # The functions' own deployment checks (docs/group.md, deploy_check), all before any starts.
+        for definition in self.group.functions:
+            if definition.deploy_check is not None:
+                self._run_deploy_check(definition, self.functions[definition.name].config, site, resources)
         for host in self.functions.values():
             host.start()
         self._supervisor.start()
@@ -217,7 +223,7 @@ class EmulatedCore:
         """What the function's container shows: its resources at their destinations, its package, the
         core's Python packages, /sys/class/thermal only with /sys access; the core's folder hidden."""
         binds = []
-        for resource in self.group.ml_resources_of(definition):
+        for resource in self._attached(definition):
             check_destination(resource.destination, resource.id)
             writable = definition.resource_permissions.get(resource.id, "ro") == "rw"
             binds.append((resources[resource.id], resource.destination, writable))
@@ -238,13 +244,59 @@ class EmulatedCore:
         """A no-container Lambda's resources: linked under a folder of its own at their destination paths;
         the Lambda finds them at $AWS_GG_RESOURCE_PREFIX + destination, as on a core."""
         prefix = self.workdir / "resource-prefix" / definition.name
-        for resource in self.group.ml_resources_of(definition):
+        for resource in self._attached(definition):
             link = prefix / resource.destination.lstrip("/")
             link.parent.mkdir(parents=True, exist_ok=True)
             if not link.is_symlink():
                 link.symlink_to(resources[resource.id], target_is_directory=True)
         prefix.mkdir(parents=True, exist_ok=True)
         return prefix
+
+    def _attached(self, definition: FunctionDefinition) -> list[MLResource | LocalResource]:
+        """The function's file resources: its ML resources and local volumes (each at a destination)."""
+        return [*self.group.ml_resources_of(definition), *self.group.local_resources_of(definition)]
+
+    def _run_deploy_check(
+        self,
+        definition: FunctionDefinition,
+        config: FunctionConfig,
+        site: SitePackages,
+        resources: dict[str, Path],
+    ) -> None:
+        """Run the function's `deploy_check` (module.function of its package, given its environment,
+        returning a list of problems) in a process of the function's Python, its package and the core's
+        distributions on the path, its resources under AWS_GG_RESOURCE_PREFIX (as without a container).
+        A problem, or a check that fails, is a DeploymentError: nothing has started yet."""
+        environment = dict(config.environment)
+        environment["AWS_GG_RESOURCE_PREFIX"] = str(self._link_resources(definition, resources))
+        check = definition.deploy_check
+        code = (
+            "import importlib, json, os, sys\n"
+            f"sys.path[:0] = [{str(config.package)!r}, {str(site.path)!r}]\n"
+            f"module, _, name = {check!r}.rpartition('.')\n"
+            "problems = getattr(importlib.import_module(module), name)(dict(os.environ))\n"
+            "print(json.dumps([str(p) for p in problems]))\n"
+        )
+        what = f"function {definition.name}: deploy_check {check}"
+        try:
+            done = subprocess.run(
+                [config.python, "-I", "-S", "-c", code],
+                env=environment,
+                cwd=config.package,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as error:
+            raise DeploymentError(f"{what} could not run: {error}") from error
+        if done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            raise DeploymentError(f"{what} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+        problems = json.loads(done.stdout.strip().splitlines()[-1])
+        if problems:
+            raise DeploymentError(f"{what} refused the deployment: {'; '.join(problems)}")
+        logger.info("%s: passed", what)
 
     def _function_environment(self, definition: FunctionDefinition, resource_prefix: str) -> dict[str, str]:
         """The group's variables, then what a core sets for every Lambda (docs/runtime-contract.md)."""
@@ -539,6 +591,19 @@ class EmulatedCore:
 
     def _deploy_resources(self) -> dict[str, Path]:
         unpacked = {}
+        for volume in self.group.local_resources:
+            # The gateway's source_path, kept in the core's work folder: it outlives function restarts
+            # (and a core started again on the same work folder), never touches the host's own paths.
+            folder = self.workdir / "volumes" / volume.id
+            folder.mkdir(parents=True, exist_ok=True)
+            unpacked[volume.id] = folder
+            logger.info(
+                "Local resource %s (%s) at %s for %s",
+                volume.id,
+                volume.source_path,
+                folder,
+                volume.destination,
+            )
         for resource in self.group.ml_resources:
             archive = self.fetch_resource(resource)
             unpacked[resource.id] = unpack_ml_resource(

@@ -233,6 +233,7 @@ def _check(group: GroupDefinition, options: DeployOptions) -> tuple[list[str], l
             errors.append(f"{what}: timeout_s {function.timeout_s} is outside 1-900 seconds")
         for resource_id in function.resources:
             known = {r.id for r in group.ml_resources} | {s.id for s in group.secrets}
+            known |= {v.id for v in group.local_resources}
             if resource_id not in known:
                 errors.append(f"{what}: unknown resource {resource_id!r}")
         for secret in group.secrets_of(function):
@@ -784,6 +785,15 @@ def _lambda_recipe_source(
                 "sourcePath": _model_source_path(options, model, version, resource.s3_uri),
                 "destinationPath": resource.destination,
                 "permission": function.resource_permissions.get(resource.id, "ro"),
+                "addGroupOwner": False,
+            }
+        )
+    for volume in group.local_resources_of(function):  # a host folder, as V1's local volume resource
+        volumes.append(
+            {
+                "sourcePath": volume.source_path,
+                "destinationPath": volume.destination,
+                "permission": function.resource_permissions.get(volume.id, "ro"),
                 "addGroupOwner": False,
             }
         )
