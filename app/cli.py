@@ -307,7 +307,11 @@ def _predict(args: argparse.Namespace) -> int:
         model = load_model_pair(args.standardiser, args.predictor, runtime=args.runtime)
         threshold, source = resolve_threshold(args.threshold, model.threshold)
         source = "--threshold" if source == "PREDICTION_THRESHOLD" else source
-        probability = model.predict_proba(args.pressure, args.temperature, args.humidity)
+        # The Lambda's features for this reading as its first (no 3 h history), at --altitude-m.
+        from raincheck.lambdas.inference.contract import feature_rows
+
+        reading = (0.0, args.pressure, args.temperature, args.humidity)
+        probability = model.predict_proba(*feature_rows(model.contract, [reading], args.altitude_m)[0])
     except (ModelContractError, ValueError, NotImplementedError) as error:
         print(f"raincheck predict: {error}", file=sys.stderr)
         return 1
@@ -463,6 +467,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     predict.add_argument(
         "--threshold", type=float, help="decision threshold (default: the model's, else 0.5)"
+    )
+    predict.add_argument(
+        "--altitude-m", type=float, default=0.0, help="the gateway's altitude, as ALTITUDE_M (default 0)"
     )
     predict.add_argument("pressure", type=float, help="hPa")
     predict.add_argument("temperature", type=float, help="°C")

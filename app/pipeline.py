@@ -136,6 +136,7 @@ def run_pipeline(
         replayed = None
         if backend == "simulated":
             options.setdefault("seed", seed)
+            options.setdefault("altitude_m", _group_altitude_m(group))
         source = open_sensor(backend, **options)
     if events is not None:
         events.expected_readings = readings if readings is not None else replayed.remaining
@@ -241,3 +242,16 @@ def _fresh_prediction(document: dict | None) -> dict | None:
     reading = stamps.get("temperature", {}).get("timestamp")
     prediction = stamps.get("rain_prediction", {}).get("timestamp")
     return document if reading is not None and prediction is not None and prediction > reading else None
+
+
+def _group_altitude_m(group: GroupDefinition) -> float:
+    """Where the simulated gateway sits: its inference Lambda's ALTITUDE_M, so that the sensor measures the
+    station pressure the Lambda reduces to sea level; 0 when unset or unusable (the deployment names it)."""
+    for function in group.functions:
+        try:
+            altitude = float(function.environment.get("ALTITUDE_M", "nan"))
+        except ValueError:
+            continue
+        if -500.0 <= altitude <= 6000.0:
+            return altitude
+    return 0.0

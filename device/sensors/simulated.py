@@ -6,6 +6,10 @@ The weather model, in hours:
 - temperature: a diurnal cycle (damped by cloud during rain) on a slowly wandering mean, cooler in rain;
 - humidity: from a dew point that lags the daily mean temperature (so humidity falls as the day warms),
   and that rises to the air temperature while it rains (95-100 %RH).
+
+The weather's pressure is mean-sea-level pressure; the sensor measures station pressure at `altitude_m`
+(default 0: the two are equal), by the barometric formula for the standard lapse rate, the inverse of the
+inference Lambda's sea-level reduction (lambdas/inference/features.py).
 """
 
 from __future__ import annotations
@@ -43,6 +47,15 @@ NOISE_STD_C = 0.05
 NOISE_STD_HPA = 0.1
 NOISE_STD_RH = 0.3
 
+LAPSE_RATE_K_PER_M = 0.0065
+BAROMETRIC_EXPONENT = 5.257
+
+
+def station_pressure_hpa(sea_level_hpa: float, altitude_m: float, temperature_c: float) -> float:
+    """Sea-level pressure brought to a station `altitude_m` up, the air there at `temperature_c`."""
+    column = LAPSE_RATE_K_PER_M * altitude_m
+    return sea_level_hpa * (1.0 - column / (temperature_c + column + 273.15)) ** BAROMETRIC_EXPONENT
+
 
 def _saturation_pressure_hpa(temperature_c: float) -> float:
     # Magnus formula (over water), good to ~0.1 % between -40 and 50 °C.
@@ -65,6 +78,7 @@ class SimulatedSensor(Sensor):
         fail_probability: float = 0.0,
         mean_temperature_c: float = 10.0,
         mean_pressure_hpa: float = 1013.0,
+        altitude_m: float = 0.0,
     ) -> None:
         if not period_s > 0:
             raise ValueError(f"period_s must be > 0, got {period_s}")
@@ -72,6 +86,10 @@ class SimulatedSensor(Sensor):
             raise ValueError(f"fail_every must be >= 1 or None, got {fail_every}")
         if not 0.0 <= fail_probability <= 1.0:
             raise ValueError(f"fail_probability must be within 0..1, got {fail_probability}")
+        altitude_m = float(altitude_m)
+        if not -500.0 <= altitude_m <= 6000.0:
+            raise ValueError(f"altitude_m must be within -500..6000 m, got {altitude_m}")
+        self.altitude_m = altitude_m
         self.period_s = float(period_s)
         self.fail_every = fail_every
         self.fail_probability = fail_probability
@@ -156,7 +174,12 @@ class SimulatedSensor(Sensor):
         )
         dew_point_c = min(daily_mean_c - depression_c, temperature_c)
         humidity_rh = 100.0 * _saturation_pressure_hpa(dew_point_c) / _saturation_pressure_hpa(temperature_c)
-        pressure_hpa = self._mean_pressure_hpa + self._pressure_anomaly_hpa
+        sea_level_hpa = self._mean_pressure_hpa + self._pressure_anomaly_hpa
+        pressure_hpa = (
+            station_pressure_hpa(sea_level_hpa, self.altitude_m, temperature_c)
+            if self.altitude_m
+            else sea_level_hpa
+        )
         return temperature_c, pressure_hpa, humidity_rh
 
     def _measure(self) -> Reading:

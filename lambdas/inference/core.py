@@ -64,6 +64,17 @@ def parse_shadow_document(payload: bytes | str) -> list[float]:
     return features
 
 
+def reading_time_s(payload: bytes | str) -> float | None:
+    """When the reading in a get-shadow response was reported: the shadow's timestamp (epoch seconds) of
+    state.reported.pressure, or None when the document has none."""
+    try:
+        stamp = json.loads(payload)["metadata"]["reported"]["pressure"]["timestamp"]
+    except (ValueError, TypeError, KeyError):
+        return None
+    value = _as_float(stamp)
+    return value if value is not None and math.isfinite(value) else None
+
+
 def validate_threshold(threshold: Any) -> float:
     """The threshold as a float in [0, 1]; ValueError otherwise."""
     value = _as_float(threshold)

@@ -9,11 +9,21 @@ import json
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .core import UnusableShadow, build_prediction_update, classify, parse_shadow_document, resolve_threshold
+from .contract import HISTORY, HISTORY_NAMES, LEGACY_CONTRACT, ContractError, FeatureBuilder
+from .core import (
+    UnusableShadow,
+    build_prediction_update,
+    classify,
+    parse_shadow_document,
+    reading_time_s,
+    resolve_threshold,
+)
+from .features import History, check_altitude
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -33,7 +43,7 @@ class ShadowClient(Protocol):
 class Model(Protocol):
     threshold: float | None
 
-    def predict_proba(self, pressure_hpa: float, temperature_c: float, humidity_rh: float) -> float: ...
+    def predict_proba(self, *features: float) -> float: ...
 
 
 ModelLoader = Callable[[str, str, str], Model]
@@ -47,6 +57,12 @@ class InferenceSettings:
     runtime: str = DEFAULT_RUNTIME
     threshold_override: float | None = None
     period_s: float = DEFAULT_PERIOD_S
+    altitude_m: float | None = None  # ALTITUDE_M: the gateway's height, for sea-level pressure
+    history_path: str | None = None  # HISTORY_PATH: a file on a read-write resource, for tendencies
+
+
+class SettingsError(ValueError):
+    """A setting that must not be defaulted (a wrong altitude would bias every prediction)."""
 
 
 def _optional_float(environ: Mapping[str, str], name: str) -> float | None:
@@ -61,8 +77,15 @@ def _optional_float(environ: Mapping[str, str], name: str) -> float | None:
 
 
 def settings_from_env(environ: Mapping[str, str]) -> InferenceSettings:
-    """Settings from THING_NAME, STANDARDISER_PATH, PREDICTOR_PATH, MODEL_RUNTIME, PREDICTION_THRESHOLD
-    and INFERENCE_PERIOD_S; malformed optional values are logged once and replaced by the default."""
+    """Settings from THING_NAME, STANDARDISER_PATH, PREDICTOR_PATH, MODEL_RUNTIME, PREDICTION_THRESHOLD,
+    INFERENCE_PERIOD_S, ALTITUDE_M and HISTORY_PATH; malformed optional values are logged once and replaced
+    by the default, except ALTITUDE_M: an absurd altitude is a SettingsError (no silent default). Unset,
+    it is None, and a model whose contract needs it is refused at load, naming it."""
+    altitude = environ.get("ALTITUDE_M", "")
+    try:
+        altitude_m = None if altitude.strip() == "" else check_altitude(altitude)
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
     period = _optional_float(environ, "INFERENCE_PERIOD_S")
     if period is not None and not (math.isfinite(period) and period > 0):
         logger.warning(
@@ -76,6 +99,8 @@ def settings_from_env(environ: Mapping[str, str]) -> InferenceSettings:
         runtime=environ.get("MODEL_RUNTIME") or DEFAULT_RUNTIME,
         threshold_override=_optional_float(environ, "PREDICTION_THRESHOLD"),
         period_s=DEFAULT_PERIOD_S if period is None else period,
+        altitude_m=altitude_m,
+        history_path=environ.get("HISTORY_PATH") or None,
     )
 
 
@@ -104,20 +129,54 @@ def load_model(settings: InferenceSettings, loader: ModelLoader = default_loader
     return model
 
 
-def run_once(client: ShadowClient, model: Model, thing_name: str, threshold: float) -> int | None:
-    """One prediction: get the shadow, predict, write rain_prediction. The label written, or None."""
+def feature_builder(settings: InferenceSettings, model: Model) -> FeatureBuilder | None:
+    """What computes the model's features here (its contract, ALTITUDE_M, the history at HISTORY_PATH),
+    or None after one log line naming what the contract needs and this Lambda lacks."""
+    contract = getattr(model, "contract", None) or LEGACY_CONTRACT
+    try:
+        history = None
+        if HISTORY in contract.needs and settings.history_path is not None:
+            history = History(
+                HISTORY_NAMES, contract.window_s, contract.tolerance_s, path=settings.history_path
+            )
+        builder = FeatureBuilder(contract, settings.altitude_m, history)
+    except ContractError as error:
+        logger.error("Model from %s refused: %s", settings.predictor_path, error)
+        return None
+    logger.info("Model features: %s", contract.describe())
+    return builder
+
+
+def run_once(
+    client: ShadowClient,
+    model: Model,
+    thing_name: str,
+    threshold: float,
+    features: FeatureBuilder | None = None,
+) -> int | None:
+    """One prediction: get the shadow, predict, write rain_prediction. The label written, or None.
+    `features` computes the model's inputs from the reading (default: the three readings as they are)."""
     try:
         payload = client.get_thing_shadow(thingName=thing_name)["payload"]
     except Exception as exc:  # ShadowError (e.g. 404 before the first reading) or transport failure
         logger.error("Shadow get of %s failed, no prediction: %s: %s", thing_name, type(exc).__name__, exc)
         return None
     try:
-        features = parse_shadow_document(payload)
+        reading = parse_shadow_document(payload)
     except UnusableShadow as exc:
         logger.error("Shadow of %s unusable, no prediction: %s", thing_name, exc)
         return None
+    if features is None:
+        row: list[float] | None = reading
+    else:
+        # The reading's own time (the shadow's timestamp of its pressure), so that tendencies are by time.
+        stamp = reading_time_s(payload)
+        row = features.features(time.time() if stamp is None else stamp, *reading)
+        if row is None:
+            logger.info("Waiting for 3 h of history before the first prediction (model contract)")
+            return None
     try:
-        probability = model.predict_proba(*features)
+        probability = model.predict_proba(*row)
     except Exception as exc:  # any model/runtime failure must not kill the pinned Lambda
         logger.error("Prediction failed for %s, no shadow update: %s: %s", features, type(exc).__name__, exc)
         return None
@@ -131,7 +190,7 @@ def run_once(client: ShadowClient, model: Model, thing_name: str, threshold: flo
     except Exception as exc:
         logger.error("Shadow update of %s failed: %s: %s", thing_name, type(exc).__name__, exc)
         return None
-    logger.info("rain_prediction=%d (p=%.3f, threshold %s) for %s", label, probability, threshold, features)
+    logger.info("rain_prediction=%d (p=%.3f, threshold %s) for %s", label, probability, threshold, row)
     return label
 
 
@@ -147,15 +206,19 @@ def run_loop(
         return
     model = None
     threshold = None
+    features = None
     while not stop.is_set():
         try:
             if model is None:
                 model = load_model(settings, loader)
+                features = None if model is None else feature_builder(settings, model)
+                if features is None:
+                    model = None  # refused: retried next period, like a failed load
                 if model is not None:
                     threshold, source = resolve_threshold(settings.threshold_override, model.threshold)
                     logger.info("Prediction threshold %s (from %s)", threshold, source)
             if model is not None and threshold is not None:
-                run_once(client, model, settings.thing_name, threshold)
+                run_once(client, model, settings.thing_name, threshold, features)
         except Exception as exc:  # last line of defence: the loop itself never dies
             logger.error("Inference step failed: %s: %s", type(exc).__name__, exc)
         stop.wait(settings.period_s)
