@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -17,9 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from raincheck.harness.core.deployment import DeploymentError
 from raincheck.harness.group import MLResource
 
 logger = logging.getLogger("raincheck.cloud")
+# The account's Greengrass service role, as the console makes it, and the AWS managed policy it carries:
+# what the core fetches ML resources with (Greengrass V1 developer guide, "Greengrass service role").
+SERVICE_ROLE = "Greengrass_ServiceRole"
+SERVICE_ROLE_POLICY = "AWSGreengrassResourceAccessRolePolicy"
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
@@ -45,6 +51,7 @@ class MockCloud:
         # False simulates an outage: every shadow call raises botocore's EndpointConnectionError, as a
         # client without a network would (issue 15's fault injection switches this).
         self.reachable = True
+        self._role_s3: Any = None  # S3 as the core sees it, with the service role's credentials
         self.shadow_calls: Counter[str] = Counter()  # accepted shadow requests by kind: get, update, delete
 
     def start(self) -> MockCloud:
@@ -191,11 +198,93 @@ class MockCloud:
         self.s3.upload_file(str(resource.local_source), bucket, key)
 
     def fetch_ml_resource(self, resource: MLResource) -> Path:
-        """Download a resource's zip from the bucket, as the core does at deployment."""
+        """Download a resource's archive from its bucket as the core does at deployment: with the group's
+        service role (SERVICE_ROLE, its AWS managed policy SERVICE_ROLE_POLICY), IAM enforced by moto for
+        the request. A bucket the policy does not cover (its name must contain "greengrass" or
+        "sagemaker") is AccessDenied, a DeploymentError naming the policy and the fix."""
+        from botocore.exceptions import ClientError
+        from moto.core import enable_iam_authentication
+
         bucket, key = split_s3_uri(resource.s3_uri)
         target = Path(self._downloads.name) / f"{resource.id}-{Path(key).name}"  # keeps .zip / .tar.gz
-        self.s3.download_file(bucket, key, str(target))
+        s3 = self._service_role_s3()
+        try:
+            # moto's IAM check is process-wide: only for this request, made before any Lambda runs.
+            with enable_iam_authentication():
+                body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as error:
+            raise DeploymentError(_fetch_error(resource, bucket, key, error)) from None
+        target.write_bytes(body)
         return target
+
+    def _service_role_s3(self) -> Any:
+        """An S3 client with the service role's credentials (the role made at first use, as a user
+        associates one with their account once)."""
+        if self._role_s3 is None:
+            import boto3
+
+            iam = boto3.client("iam", region_name=self.region)
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "greengrass.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+            role = iam.create_role(RoleName=SERVICE_ROLE, AssumeRolePolicyDocument=json.dumps(trust))["Role"]
+            iam.attach_role_policy(RoleName=SERVICE_ROLE, PolicyArn=_aws_managed_policy(SERVICE_ROLE_POLICY))
+            sts = boto3.client("sts", region_name=self.region)
+            credentials = sts.assume_role(RoleArn=role["Arn"], RoleSessionName="greengrass-core")[
+                "Credentials"
+            ]
+            self._role_s3 = boto3.client(
+                "s3",
+                region_name=self.region,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretAccessKey"],
+                aws_session_token=credentials["SessionToken"],
+            )
+        return self._role_s3
+
+
+def _fetch_error(resource: MLResource, bucket: str, key: str, error: Any) -> str:
+    code = error.response.get("Error", {}).get("Code", "")
+    where = f"ML resource {resource.id!r}: the core could not fetch {resource.s3_uri}"
+    if code == "AccessDenied":
+        return (
+            f"{where}: AccessDenied for the group's service role {SERVICE_ROLE}, whose policy "
+            f"{SERVICE_ROLE_POLICY} lets Greengrass read (s3:GetObject) only objects in buckets whose name "
+            f"contains 'greengrass' or 'sagemaker'; rename the bucket (e.g. {bucket}-greengrass) or attach a "
+            f"policy allowing s3:GetObject on arn:aws:s3:::{bucket}/{key} to the service role"
+        )
+    if code in ("NoSuchKey", "NoSuchBucket"):
+        return f"{where}: {code} (is the archive uploaded? local_source in the group file uploads it)"
+    return f"{where}: {code or error}"
+
+
+@functools.cache
+def _managed_policy_data(name: str) -> dict:
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    return json.loads(aws_managed_policies_data)[name]
+
+
+def _aws_managed_policy(name: str) -> str:
+    """Make one AWS managed policy exist in moto's IAM and return its ARN. MOTO_IAM_LOAD_MANAGED_POLICIES
+    does it for all of them (some 1,300), at 1.2 s each time a rig starts; this takes moto's own copy of
+    the one the service role needs (already there when that variable is set)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.iam.models import AWSManagedPolicy, iam_backends
+
+    backend = iam_backends[DEFAULT_ACCOUNT_ID]["global"]
+    policy = AWSManagedPolicy.from_data(
+        name, DEFAULT_ACCOUNT_ID, backend.region_name, _managed_policy_data(name)
+    )
+    backend.managed_policies.setdefault(policy.arn, policy)
+    return policy.arn
 
 
 @contextlib.contextmanager
