@@ -131,6 +131,12 @@ def run_pipeline(
             options["path"] = recording
         options.update(recording_options or {})
         replayed = open_sensor("recorded", **options)
+        if not replayed.row_count:  # nothing to publish: say so before a core starts for nothing
+            skipped = replayed.summary().skipped
+            raise ValueError(
+                f"{replayed.path}: no readings to replay"
+                + (f" ({skipped} row(s) skipped, each logged with its line)" if skipped else "")
+            )
         source = replayed
     else:
         replayed = None

@@ -173,6 +173,20 @@ def test_replay_strict_fails_at_the_first_fault_before_the_pipeline_starts(capsy
     assert "No such file" in one_error_line(capsys, "replay", str(tmp_path / "missing.csv"))
 
 
+def test_a_recording_with_no_good_row_is_refused_before_the_pipeline_starts(capsys, tmp_path, monkeypatch):
+    def no_rig(*_args, **_kwargs):
+        raise AssertionError("the rig was started for a recording with nothing to replay")
+
+    monkeypatch.setattr(pipeline, "Rig", no_rig)
+    empty = tmp_path / "empty.csv"
+    empty.write_text(f"# period_s: 10.0\n{HEADER}\n")
+    assert one_error_line(capsys, "replay", str(empty)) == f"raincheck replay: {empty}: no readings to replay\n"
+    broken = tmp_path / "broken.csv"
+    broken.write_text(f"{HEADER}\n0,warm,1000.0,50.0,1\n10,20.0\n")
+    err = one_error_line(capsys, "replay", str(broken))
+    assert err.endswith(f"{broken}: no readings to replay (2 row(s) skipped, each logged with its line)\n")
+
+
 class _FakeTime:
     def __init__(self) -> None:
         self.now = 100.0
