@@ -180,7 +180,8 @@ def test_a_recording_with_no_good_row_is_refused_before_the_pipeline_starts(caps
     monkeypatch.setattr(pipeline, "Rig", no_rig)
     empty = tmp_path / "empty.csv"
     empty.write_text(f"# period_s: 10.0\n{HEADER}\n")
-    assert one_error_line(capsys, "replay", str(empty)) == f"raincheck replay: {empty}: no readings to replay\n"
+    expected = f"raincheck replay: {empty}: no readings to replay\n"
+    assert one_error_line(capsys, "replay", str(empty)) == expected
     broken = tmp_path / "broken.csv"
     broken.write_text(f"{HEADER}\n0,warm,1000.0,50.0,1\n10,20.0\n")
     err = one_error_line(capsys, "replay", str(broken))
