@@ -75,6 +75,7 @@ class Rig:
         self.edge: Any = None  # the core's MQTT broker and discovery for client devices, with mqtt=True
         self._transports: list[Any] = []  # device transports the rig opened, closed at stop
         self.faults: list[Any] = []  # faults injected (harness.faults.Fault), in order
+        self._deployment_faults: list[Any] = []  # given before start, applied at deployment
         self._device_messages: dict[str, deque[tuple[str, bytes]]] = {}
         self._cloud_messages: deque[tuple[str, bytes]] = deque(maxlen=keep_messages)
         self._actor: contextlib.AbstractContextManager | None = None
@@ -105,7 +106,12 @@ class Rig:
                 for secret in self.group.secrets:
                     if secret.local_value is not None:
                         self.cloud.put_secret(secret.name, secret.local_value)
-                options["fetch_resource"] = self.cloud.fetch_ml_resource
+                if self._deployment_faults:
+                    from raincheck.harness.faults import at_deployment
+
+                    for fault in self._deployment_faults:
+                        at_deployment(self, fault)
+                options["fetch_resource"] = self._fetch_ml_resource
                 options["cloud_endpoint"] = self.cloud.endpoint_url
                 options["fetch_secret"] = self.cloud.fetch_secret
             self.core = EmulatedCore(self.group, self.workdir, cloud_sink=self._to_cloud, **options)
@@ -214,12 +220,17 @@ class Rig:
         return transport
 
     def inject(self, fault: str, **arguments: Any) -> Any:
-        """Inject a fault now (harness/faults.py lists them: kill, hang, sys-unreadable, broker-drop, ...);
-        returns the `Fault` record, also kept in `rig.faults`."""
-        from raincheck.harness.faults import inject
+        """Inject a fault now (harness/faults.py lists them: kill, hang, sys-unreadable, broker-drop,
+        cloud-unreachable, disk-full); returns the `Fault` record, also kept in `rig.faults`. Before
+        `start()` only the deployment faults (model-missing, model-corrupt) are taken: the start applies
+        them to the cloud's bucket before the core deploys."""
+        from raincheck.harness.faults import inject, prepare
 
-        self._core  # noqa: B018 - a started rig, or the usual error
-        record = inject(self, fault, **arguments)
+        if self.core is None:
+            record = prepare(self, fault, **arguments)
+            self._deployment_faults.append(record)
+        else:
+            record = inject(self, fault, **arguments)
         self.faults.append(record)
         return record
 
@@ -339,6 +350,20 @@ class Rig:
         if self.core is None:
             raise RuntimeError("the rig is not started: use `with Rig(...) as rig:` or rig.start()")
         return self.core
+
+    def _fetch_ml_resource(self, resource: Any) -> Path:
+        """The core's download of an ML resource from the cloud: an object it cannot get fails the
+        deployment with a DeploymentError naming the resource, as Greengrass fails it."""
+        from raincheck.harness.core.deployment import DeploymentError
+
+        try:
+            return self.cloud.fetch_ml_resource(resource)
+        except DeploymentError:
+            raise
+        except Exception as error:  # botocore's ClientError (404, 403), a connection error
+            raise DeploymentError(
+                f"ML resource {resource.id}: cannot download {resource.s3_uri}: {error}"
+            ) from error
 
     def _to_cloud(self, topic: str, payload: bytes) -> None:
         self._cloud_messages.append((topic, payload))
