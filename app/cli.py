@@ -5,6 +5,7 @@ raincheck record     a sensor backend into a recording (raincheck CSV with metad
 raincheck replay     a recording through the pipeline, at its own timing; prints the cloud shadow as JSON
 raincheck predict    a model pair on one reading
 raincheck deploy     the group to a Greengrass V2 core device (--dry-run prints the requests)
+raincheck evaluate   a rain model on hourly observations through the inference Lambda's feature code
 """
 
 from __future__ import annotations
@@ -44,6 +45,9 @@ def _pipeline(command: str, args: argparse.Namespace, **options: Any) -> int:
         group_path = _group_path(args)
         group = load_group(group_path) if group_path else None
         settings = _settings(command, args, group, options)
+        from raincheck.app.faults import parse_faults
+
+        settings["faults"] = list(args.fault)
         result = run_pipeline(
             mode=args.mode,
             group=group,
@@ -51,6 +55,7 @@ def _pipeline(command: str, args: argparse.Namespace, **options: Any) -> int:
             transport=args.transport,
             progress=console.line,
             events=stream,
+            faults=parse_faults(args.fault),
             **options,
         )
     except PipelineError as error:
@@ -479,6 +484,9 @@ def build_parser() -> argparse.ArgumentParser:
     from raincheck.harness.deploy.command import add_deploy_parser
 
     add_deploy_parser(commands)
+    from raincheck.app.evaluate import add_evaluate_parser
+
+    add_evaluate_parser(commands)
     return parser
 
 
@@ -507,6 +515,17 @@ def _add_output(parser: argparse.ArgumentParser) -> None:
         "nothing else",
     )
     parser.add_argument("--events", action="store_true", help="with --json: every event in the document")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME[:K=V,...][@T]",
+        help="inject a fault T simulated seconds after publishing starts (default: the middle of the "
+        "run), repeatable: kill:function=F, hang:function=F[,count=N], sys-unreadable[:seconds=S], "
+        "broker-drop (--transport mqtt), cloud-unreachable[:seconds=S], disk-full[:seconds=S], "
+        "sensor-io:rate=R, sensor-null:rate=R, and at deployment model-missing:resource=ID, "
+        "model-corrupt:resource=ID (docs/reliability.md)",
+    )
     parser.add_argument(
         "--show",
         choices=("auto", "events", "progress", "quiet"),

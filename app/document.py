@@ -45,6 +45,7 @@ def run_document(
         "dropped_summary": "",
         "failures": list(failures or []),
         "replay_summary": _summary(replay_summary),
+        "faults": [event.data for event in stream.of("fault")],  # injected: name, arguments, at_s, effect
     }
     if result is not None:
         document.update(
@@ -60,6 +61,7 @@ def run_document(
             dropped_summary=result.dropped_summary,
             failures=list(result.failures),
             replay_summary=_summary(result.replay_summary),
+            faults=list(result.faults),
         )
     if include_events:
         document["events"] = [event.as_dict() for event in stream.events]

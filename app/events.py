@@ -15,7 +15,8 @@ Events come from what the rig already sees, nothing is added to the harness or t
   sync's client token, the local one (`to: device`);
 - `rejected`: a local shadow update the shadow service refused;
 - `error`: an ERROR line in a function's log;
-- `dropped`: messages the router dropped (no subscription), counted since the previous event.
+- `dropped`: messages the router dropped (no subscription), counted since the previous event;
+- `fault`: a fault injected (`raincheck run --fault`, app/faults.py): its name, arguments and effect.
 
 Times are seconds on the core's clock since the stream was attached (simulated time in fast mode).
 """
@@ -33,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-KINDS = ("reading", "compensated", "prediction", "sync", "rejected", "error", "dropped")
+KINDS = ("reading", "compensated", "prediction", "sync", "rejected", "error", "dropped", "fault")
 SYNC_TOKEN = (
     "raincheck-shadow-sync"  # the shadow sync's clientToken on its local writes (harness/cloud/sync.py)
 )
@@ -90,6 +91,8 @@ def format_event(event: Event) -> str:
         body = f"{d.get('function')}: {d.get('message')}"
     elif event.kind == "dropped":
         body = f"{d.get('count')} message(s) without a subscription: {d.get('routes')}"
+    elif event.kind == "fault":
+        body = f"{d.get('name')}: {d.get('effect')}"
     else:
         body = json.dumps(d, sort_keys=True, default=str)
     return head + body

@@ -12,11 +12,13 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raincheck.app.faults import RunFaults
+from raincheck.device.constants import PUBLISH_PERIOD_S
 from raincheck.harness.core.deployment import DeploymentError
 from raincheck.harness.group import GroupDefinition, load_group
 from raincheck.harness.paths import fixtures_dir
@@ -46,6 +48,7 @@ class PipelineError(RuntimeError):
         self.failures = failures or []
         self.workdir = workdir
         self.replay_summary = replay_summary  # what the recording held, when one was replayed
+        self.faults: list[dict[str, Any]] = []  # the faults injected before it failed (app/faults.py)
 
 
 @dataclass
@@ -62,6 +65,7 @@ class PipelineResult:
     thing: str = ""  # the synced thing whose shadows these are
     dropped: int = 0  # messages the router dropped (no subscription)
     dropped_summary: str = ""  # which, by source and topic
+    faults: list[dict[str, Any]] = field(default_factory=list)  # injected: name, arguments, at_s, effect
 
 
 def default_group() -> GroupDefinition:
@@ -84,6 +88,7 @@ def run_pipeline(
     backend: str = "simulated",
     backend_options: Mapping[str, Any] | None = None,
     events: EventStream | None = None,
+    faults: Sequence[tuple[str, dict[str, Any], float | None]] = (),
 ) -> PipelineResult:
     """Run the pipeline on `readings` readings (simulated, or replayed from `recording`: all its rows when
     `readings` is None) and return the cloud shadow once it holds a rain_prediction made after the last
@@ -102,7 +107,11 @@ def run_pipeline(
     `backend` and `backend_options`: the sensor (device.sensors.open_sensor), simulated by default (with
     `seed`); `recording` is the recorded backend with that path. `events`: an app.events.EventStream fed
     from the rig while the pipeline runs (readings, compensated temperatures, predictions with their
-    probability, shadow versions, syncs, errors, dropped messages); its `expected_readings` is set first."""
+    probability, shadow versions, syncs, errors, dropped messages); its `expected_readings` is set first.
+
+    `faults`: (name, arguments, T) each, as app.faults.parse_faults reads `--fault NAME[:k=v,...][@T]`:
+    injected T simulated seconds after publishing starts (None: the middle of the run), each one an
+    event (`fault`) and in the result's `faults`."""
     from raincheck.device.publisher import Publisher
     from raincheck.device.sensors import open_sensor
     from raincheck.device.sensors.heated import CpuHeatedSensor
@@ -148,25 +157,36 @@ def run_pipeline(
         events.expected_readings = readings if readings is not None else replayed.remaining
     rig = Rig(group, mode=mode, workdir=workdir, mqtt=transport == "mqtt")
     observer = None
+    count = readings if readings is not None else replayed.remaining
+    run_faults = RunFaults(list(faults), count * PUBLISH_PERIOD_S / 2, seed=seed)
+    if events is not None:
+        run_faults.emit = lambda record: events.emit("fault", record["at_s"], **record)
     try:
-        rig.start()
+        run_faults.before_start(rig)
+        try:
+            rig.start()
+        finally:
+            run_faults.deployed(rig)
         if events is not None:
             from raincheck.app.events import RigObserver
 
             observer = RigObserver(rig, thing, events)
         progress(f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}")
         progress(f"core: {len(rig.functions)} Lambdas deployed, {mode} mode")
-        sensor = CpuHeatedSensor(source, lambda: rig.core.cpu_temperature.celsius)
+        sensor = run_faults.wrap_sensor(CpuHeatedSensor(source, lambda: rig.core.cpu_temperature.celsius))
         # The publisher's period is a wait through the rig: simulated time moves only then.
         steps = getattr(source, "next_interval_s", None) if recording_timing else None
-        pace = _Pace(rig.run_for, steps, speed)
+        pace = _Pace(rig.run_for, steps, speed, run_faults.timeline(rig))
         link = rig.device_transport(thing)
         if transport == "mqtt":
             host, port = link.core_address
             progress(f"device: {thing} found its core by discovery, connected over MQTT/TLS to {host}:{port}")
         publisher = Publisher(sensor, link, sleep=pace)
         started = pace.started = time.monotonic()
+        pace.due_by(0.0)
         sent = publisher.run(count=readings)
+        pace.due_by(float("inf"))  # a fault due after the last reading: when publishing ends
+        run_faults.end_of_publishing(rig)
         elapsed = time.monotonic() - started
         line = f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time"
         if pace.simulated_s and elapsed > 0:
@@ -192,6 +212,7 @@ def run_pipeline(
         result.thing = thing
         result.dropped = rig.core.router.dropped
         result.dropped_summary = rig.core.router.dropped_summary()
+        result.faults = run_faults.records
         if observer is not None:
             observer.finish()
     except (PipelineError, DeploymentError, WaitTimeout) as error:
@@ -201,7 +222,9 @@ def run_pipeline(
         failures = rig.failures(logged_errors=True) if rig.core is not None else []
         rig.stop(keep_workdir=True)
         summary = None if replayed is None else replayed.summary()
-        raise PipelineError(str(error).splitlines()[0], failures, rig.workdir, summary) from error
+        failed = PipelineError(str(error).splitlines()[0], failures, rig.workdir, summary)
+        failed.faults = run_faults.records
+        raise failed from error
     except BaseException:
         rig.stop(keep_workdir=True)
         raise
@@ -221,8 +244,10 @@ class _Pace:
         run_for: Callable[[float], None],
         steps: Callable[[], float | None] | None,
         speed: float | None,
+        due: list[tuple[float, Callable[[], None]]] | None = None,
     ) -> None:
         self._run_for = run_for
+        self._due = list(due or [])  # (simulated seconds since publishing started, action), in order
         self._steps = steps
         self._speed = speed
         self.started = time.monotonic()
@@ -232,12 +257,24 @@ class _Pace:
         seconds = period_s if self._steps is None else self._steps()
         if seconds is None:
             return
-        self._run_for(seconds)
-        self.simulated_s += seconds
+        end = self.simulated_s + seconds
+        while self._due and self._due[0][0] <= end:  # an action due by the end of this wait: run up to it
+            when, action = self._due.pop(0)
+            if when > self.simulated_s:
+                self._run_for(when - self.simulated_s)
+                self.simulated_s = when
+            action()
+        self._run_for(end - self.simulated_s)
+        self.simulated_s = end
         if self._speed is not None:
             ahead = self.started + self.simulated_s / self._speed - time.monotonic()
             if ahead > 0:
                 time.sleep(ahead)
+
+    def due_by(self, seconds: float) -> None:
+        """Run the actions due by `seconds` now (before the first reading, after the last)."""
+        while self._due and self._due[0][0] <= seconds:
+            self._due.pop(0)[1]()
 
 
 def _fresh_prediction(document: dict | None) -> dict | None:

@@ -66,9 +66,11 @@ def test_the_document_has_settings_counts_shadows_and_events_only_when_asked():
         "rejected": 0,
         "error": 0,
         "dropped": 0,
+        "fault": 0,
         "failed_readings": 0,
         "rain_predictions": 1,
     }
+    assert document["faults"] == []
     assert (document["local_shadow"], document["cloud_shadow"]) == (LOCAL, CLOUD)
     assert document["real_time_factor"] == 20.0 and document["threshold"] == 0.5
     assert "events" not in document
