@@ -82,6 +82,8 @@ def _parse_object(payload: bytes | str, allow_empty: bool) -> dict:
         body = _DECODER.decode(text)
     except ValueError:
         raise ShadowError(400, INVALID_JSON) from None
+    except RecursionError:  # nested deeper than Python's parser goes, far beyond MAX_DEPTH
+        raise ShadowError(400, TOO_DEEP) from None
     if not isinstance(body, dict):
         raise ShadowError(400, INVALID_JSON)
     return body

@@ -46,7 +46,10 @@ def _finite_number(value: Any) -> float | None:
     """The value as a finite float, or None; bools and strings are not numbers here."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float (JSON allows 10**400)
+        return None
     return number if math.isfinite(number) else None
 
 
@@ -64,10 +67,12 @@ _READING_FIELDS = (
 def parse_reading(event: Any) -> Reading:
     """Validate one `bme680/readings` message (parsed dict, or its JSON text) into a Reading."""
     if isinstance(event, bytes | str):
-        try:
-            event = json.loads(event)
+        try:  # bytes are strict UTF-8 (json.loads alone lets encoded surrogates through)
+            event = json.loads(event.decode("utf-8") if isinstance(event, bytes) else event)
         except ValueError as exc:
             raise InvalidReading(f"message is not valid JSON: {exc}") from exc
+        except RecursionError:  # nested deeper than the parser goes: not a reading either
+            raise InvalidReading("message is not valid JSON: nested too deeply") from None
     if not isinstance(event, Mapping):
         raise InvalidReading(f"message is not a JSON object but {type(event).__name__}")
     missing = [key for key in ("temperature", "pressure", "humidity", "message") if key not in event]
