@@ -526,7 +526,8 @@ class VirtualClock:
                 return False
         self.stall_advances += 1
         if self.stall_advances == 1 or self.stall_advances % 1000 == 0:
-            names = ", ".join(token for token, _ in running)
+            # By kind and process, never by token: a Lambda's token is its IPC credential.
+            names = ", ".join(f"{activity.kind.name.lower()} (pid {activity.pid})" for _, activity in running)
             logger.warning("Clock advanced past idle actors waiting outside the clock: %s", names)
         return True
 
