@@ -15,6 +15,8 @@ READING = {"sequence": 0, "temperature": 31.0, "pressure": 1002.5, "humidity": 9
 
 
 def test_litert_inference_writes_the_models_class_without_loading_tensorflow(tmp_path: Path):
+    from raincheck.harness.group import load_group
+    from raincheck.lambdas.inference.contract import feature_rows
     from raincheck.lambdas.inference.model import load_model_pair
 
     with Rig(fixtures_dir() / "group_litert.yaml", mode="fast", workdir=tmp_path) as rig:
@@ -31,6 +33,13 @@ def test_litert_inference_writes_the_models_class_without_loading_tensorflow(tmp
 
     assert "/tensorflow/" not in maps and "ai_edge_litert" in maps
     model = load_model_pair(None, ml_resources_dir() / "rain_model_litert.zip", runtime="litert")
-    probability = model.predict_proba(reported["pressure"], reported["temperature"], reported["humidity"])
+    # The Lambda's features for a first reading (no 3 h history: the contract's fallback) at the group's
+    # altitude; the tutorial's three readings for a model without a contract.
+    altitude = float(
+        load_group(fixtures_dir() / "group_litert.yaml").function("inference").environment["ALTITUDE_M"]
+    )
+    reading = (0.0, reported["pressure"], reported["temperature"], reported["humidity"])
+    [row] = feature_rows(model.contract, [reading], altitude_m=altitude)
+    probability = model.predict_proba(*row)
     assert reported["temperature"] == pytest.approx(2 * 31.0 - 55.0)
     assert reported["rain_prediction"] == int(probability >= model.threshold)

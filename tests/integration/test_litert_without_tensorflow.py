@@ -65,7 +65,7 @@ def test_ready_litert_model_loads_without_tensorflow_and_agrees(
         with zipfile.ZipFile(SHIPPED) as archive:
             archive.extractall(tmp_path)
         predictor = tmp_path
-    reading = (1001.5, 11.0, 93.0)
+    reading = (1001.5, 11.0, 93.0, -2.0, 0.5, 4.0, 1.0)  # a feature row of the model's contract
     probability, threshold, imported_tensorflow = _load_in_fresh_process(predictor, reading)
     assert float(probability) == pytest.approx(tensorflow_model.predict_proba(*reading), abs=PARITY)
     assert float(threshold) == tensorflow_model.threshold

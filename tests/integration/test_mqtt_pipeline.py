@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 
 from raincheck.app.cli import main
-from raincheck.app.pipeline import run_pipeline
+from raincheck.app.pipeline import default_group, run_pipeline
 from raincheck.device.sensors.simulated import SimulatedSensor
 
 SEED = 11
+ALTITUDE_M = float(default_group().function("inference").environment["ALTITUDE_M"])
 
 
 def published_readings(count: int) -> list:
-    sensor = SimulatedSensor(seed=SEED)
+    sensor = SimulatedSensor(seed=SEED, altitude_m=ALTITUDE_M)  # where run_pipeline puts the gateway
     return [sensor.read() for _ in range(count)]
 
 

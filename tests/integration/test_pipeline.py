@@ -21,6 +21,8 @@ pytestmark = pytest.mark.slow
 
 READINGS = 6
 SEED = 11
+# The gateway's altitude in the group: run_pipeline's simulated sensor measures station pressure there.
+ALTITUDE_M = float(default_group().function("inference").environment["ALTITUDE_M"])
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +37,7 @@ def result(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def last_air_reading():
-    sensor = open_sensor("simulated", seed=SEED)
+    sensor = open_sensor("simulated", seed=SEED, altitude_m=ALTITUDE_M)
     readings = [sensor.read() for _ in range(READINGS)]
     return readings[-1]
 
@@ -63,16 +65,40 @@ def test_cloud_and_local_shadow_agree(result):
     assert result.cloud_shadow["state"]["reported"] == result.local_shadow["state"]["reported"]
 
 
-def test_prediction_is_the_models_class_for_the_reported_reading(result):
+def expected_prediction(reported: dict, runtime: str = "tensorflow") -> tuple[list[float], int]:
+    """The features and class the inference Lambda computes for a reading with no 3 h history yet (a
+    fresh history: the contract's fallback), at the group's altitude."""
+    from raincheck.lambdas.inference.contract import feature_rows
     from raincheck.lambdas.inference.model import load_model_pair
 
-    reported = result.local_shadow["state"]["reported"]
-    model = load_model_pair(
-        ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip"
-    )
-    probability = model.predict_proba(reported["pressure"], reported["temperature"], reported["humidity"])
+    standardiser = ml_resources_dir() / "standardiser.zip"
+    if runtime == "litert":
+        model = load_model_pair(None, ml_resources_dir() / "rain_model_litert.zip", runtime="litert")
+    else:
+        model = load_model_pair(standardiser, ml_resources_dir() / "rain_predictor.zip")
+    reading = (0.0, reported["pressure"], reported["temperature"], reported["humidity"])
+    [row] = feature_rows(model.contract, [reading], altitude_m=ALTITUDE_M)
     threshold = model.threshold if model.threshold is not None else 0.5
-    assert reported["rain_prediction"] == int(probability >= threshold)
+    return row, int(model.predict_proba(*row) >= threshold)
+
+
+def test_prediction_is_the_models_class_for_the_reported_reading(result):
+    reported = result.local_shadow["state"]["reported"]
+    assert reported["rain_prediction"] == expected_prediction(reported)[1]
+
+
+def test_the_lambda_reduced_the_station_pressure_to_sea_level_with_the_groups_altitude(result):
+    from raincheck.lambdas.inference.features import sea_level_pressure_hpa
+
+    reported = result.local_shadow["state"]["reported"]
+    # The simulated gateway is ALTITUDE_M up: it measures ~14 hPa below the weather's sea-level pressure.
+    assert reported["pressure"] < 1013.0 - 5 or ALTITUDE_M == 0
+    log = "".join(p.read_text() for p in (result.workdir / "logs" / "user").rglob("inference.log"))
+    last = [line for line in log.splitlines() if "rain_prediction=" in line][-1]
+    row = json.loads(last.split(" for ", 1)[1])
+    slp = sea_level_pressure_hpa(reported["pressure"], ALTITUDE_M, reported["temperature"])
+    assert row[0] == pytest.approx(slp, abs=1e-6)
+    assert row == pytest.approx(expected_prediction(reported)[0])
 
 
 def test_every_reading_went_through_the_republish_lambda(result):
@@ -163,7 +189,7 @@ def test_a_lambda_that_cannot_start_fails_the_run_with_its_reason_once_and_keeps
 def test_the_chain_in_faithful_mode_real_time(tmp_path):
     result = run_pipeline(readings=1, seed=SEED, mode="faithful", workdir=tmp_path, progress=lambda _: None)
     reported = result.cloud_shadow["state"]["reported"]
-    first = open_sensor("simulated", seed=SEED).read()
+    first = open_sensor("simulated", seed=SEED, altitude_m=ALTITUDE_M).read()
     assert reported["rain_prediction"] in (0, 1)
     assert reported["pressure"] == pytest.approx(first.pressure_hpa)
     assert reported["temperature"] == pytest.approx(first.temperature_c, abs=0.02)

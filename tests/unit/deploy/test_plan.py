@@ -105,7 +105,11 @@ def test_inference_component_mounts_each_model_read_only_at_its_destination(plan
     container = parameters["linuxProcessParams"]["containerParams"]
     assert container["memorySizeInKB"] == 1024 * 1024 and container["mountROSysfs"] is False
     volumes = {v["destinationPath"]: v for v in container["volumes"]}
-    assert set(volumes) == {"/ggml/tensorflow/standardiser", "/ggml/tensorflow/rain_predictor"}
+    assert set(volumes) == {
+        "/ggml/tensorflow/standardiser",
+        "/ggml/tensorflow/rain_predictor",
+        "/ggdata/inference",
+    }
     for resource in ("standardiser", "rain_predictor"):
         model = f"raincheck.ml.{resource}"
         dependency = source["componentDependencies"][model]
@@ -124,7 +128,21 @@ def test_greengrass_root_option_moves_the_volumes():
     volumes = plan.lambda_component("inference")["componentLambdaParameters"]["linuxProcessParams"][
         "containerParams"
     ]["volumes"]
-    assert all(v["sourcePath"].startswith("/gg/packages/artifacts-unarchived/") for v in volumes)
+    models = [v for v in volumes if v["destinationPath"].startswith("/ggml/")]
+    assert models and all(v["sourcePath"].startswith("/gg/packages/artifacts-unarchived/") for v in models)
+
+
+def test_a_local_resource_is_a_volume_of_the_gateways_folder_with_its_permission():
+    plan = plan_deployment(load_group(fixtures_dir() / "group.yaml"), DeployOptions())
+    volumes = plan.lambda_component("inference")["componentLambdaParameters"]["linuxProcessParams"][
+        "containerParams"
+    ]["volumes"]
+    assert {
+        "sourcePath": "/var/lib/raincheck/inference",
+        "destinationPath": "/ggdata/inference",
+        "permission": "rw",
+        "addGroupOwner": False,
+    } in volumes
 
 
 def test_models_go_to_s3_and_become_unarchived_artifacts(plan):

@@ -11,8 +11,15 @@ def test_the_application_group_loads():
     group = load_group(fixtures_dir() / "group.yaml")
     republish, inference = group.function("republish"), group.function("inference")
     assert not republish.pinned and republish.sysfs_access and republish.timeout_s >= 10
-    assert inference.pinned and inference.resources == ("standardiser", "rain_predictor")
-    assert inference.resource_permissions == {"standardiser": "ro", "rain_predictor": "ro"}
+    assert inference.pinned and inference.resources == ("standardiser", "rain_predictor", "inference_history")
+    assert inference.resource_permissions == {
+        "standardiser": "ro",
+        "rain_predictor": "ro",
+        "inference_history": "rw",
+    }
+    assert group.local_resources_of(inference)[0].destination == "/ggdata/inference"
+    assert inference.environment["HISTORY_PATH"].startswith("/ggdata/inference/")
+    assert inference.deploy_check == "inference.deploy_check.check_environment"
     # Deployment packages as in the Lambda console: the package root is the folder the group names.
     assert republish.handler == "republish.handler.function_handler"
     assert (republish.code / "republish" / "handler.py").is_file()

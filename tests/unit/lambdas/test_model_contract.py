@@ -160,7 +160,7 @@ def test_missing_variables_is_a_contract_error_not_a_tensorflow_traceback(
         archive.extractall(tmp_path / "standardiser")
     shutil.rmtree(tmp_path / "standardiser" / "variables")
     with pytest.raises(ModelContractError, match="TensorFlow cannot load it"):
-        load_model_pair(tmp_path / "standardiser", good_pair[1])
+        load_model_pair(tmp_path / "standardiser", ml_resources_dir() / "rain_predictor.zip")
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,18 @@ pytest.importorskip("ai_edge_litert")
 OWN = (ml_resources_dir() / "standardiser.zip", ml_resources_dir() / "rain_predictor.zip")
 SHIPPED = ml_resources_dir() / "rain_model_litert.zip"
 PARITY = 1e-5
-# The BME680's physical ranges: pressure hPa, temperature °C, humidity %RH.
+# The BME680's physical ranges: pressure hPa, temperature °C, humidity %RH (the tutorial's three).
 readings = st.tuples(st.floats(300.0, 1100.0), st.floats(-40.0, 85.0), st.floats(0.0, 100.0))
+# The own model's contract: sea-level pressure, temperature, humidity, their 3 h tendencies, the history flag.
+feature_rows = st.tuples(
+    st.floats(300.0, 1100.0),
+    st.floats(-40.0, 85.0),
+    st.floats(0.0, 100.0),
+    st.floats(-40.0, 40.0),
+    st.floats(-30.0, 30.0),
+    st.floats(-100.0, 100.0),
+    st.sampled_from([0.0, 1.0]),
+)
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +59,7 @@ def upstream_models(
 
 
 @settings(max_examples=60, deadline=None)
-@given(reading=readings, batch=st.lists(readings, min_size=1, max_size=6))
+@given(reading=feature_rows, batch=st.lists(feature_rows, min_size=1, max_size=6))
 def test_own_litert_model_matches_tensorflow_anywhere_in_sensor_range(
     own_models: tuple[RainModel, RainModel], reading: tuple, batch: list
 ) -> None:
@@ -119,7 +129,7 @@ def test_litert_single_reading_refuses_non_finite_or_float32_overflowing_values(
     own_models: tuple[RainModel, RainModel], bad: float
 ) -> None:
     with pytest.raises(ValueError, match="features must be finite"):
-        own_models[1].predict_proba(1000.0, bad, 50.0)
+        own_models[1].predict_proba(1000.0, bad, 50.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def test_corrupt_tflite_is_a_contract_error_naming_the_file(tmp_path: Path) -> None:
@@ -181,7 +191,7 @@ def test_lambda_settings_with_model_runtime_litert_load_the_unzipped_resource(
         model = load_model(settings_from_env(environ))  # STANDARDISER_PATH left at its default, never read
     assert model is not None
     assert getattr(model, "runtime", None) == "litert"
-    assert 0.0 <= model.predict_proba(1013.0, 12.0, 95.0) <= 1.0
+    assert 0.0 <= model.predict_proba(1013.0, 12.0, 95.0, -1.0, 0.0, 3.0, 1.0) <= 1.0
     # The log names the file the model came from, not the standardiser path it never read.
     (loaded,) = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Model loaded")]
     assert loaded == f"Model loaded from {tmp_path} (litert)"

@@ -51,16 +51,39 @@ def test_own_pair_has_a_validated_threshold_and_attribution(own_model: RainModel
     assert own_model.threshold is not None
     assert 0.0 < own_model.threshold < 1.0
     assert "Met Éireann" in own_model.metadata["attribution"]
-    assert own_model.metadata["feature_order"] == ["pressure_hpa", "temperature_c", "humidity_rh"]
+    assert own_model.metadata["feature_order"] == [
+        "sea_level_pressure_hpa",
+        "temperature_c",
+        "humidity_rh",
+        "pressure_tendency_3h_hpa",
+        "temperature_tendency_3h_c",
+        "humidity_tendency_3h_rh",
+        "history_3h_available",
+    ]
+    assert own_model.contract.window_s == 10800 and own_model.contract.when_missing == "fallback"
 
 
-def test_own_pair_predicts_more_rain_when_damp_and_low_than_dry_and_high(own_model: RainModel) -> None:
-    assert own_model.predict_proba(985.0, 9.0, 98.0) > own_model.predict_proba(1030.0, 15.0, 55.0)
+def test_own_pair_predicts_more_rain_when_damp_low_and_falling_than_dry_high_and_rising(
+    own_model: RainModel,
+) -> None:
+    assert own_model.predict_proba(985.0, 9.0, 98.0, -4.0, -1.0, 10.0, 1.0) > own_model.predict_proba(
+        1030.0, 15.0, 55.0, 1.0, 1.0, -5.0, 1.0
+    )
+    # Without history (the fallback: tendencies 0, flag 0) the reading alone still ranks them.
+    assert own_model.predict_proba(985.0, 9.0, 98.0, 0, 0, 0, 0) > own_model.predict_proba(
+        1030.0, 15.0, 55.0, 0, 0, 0, 0
+    )
 
 
 readings = st.tuples(
-    st.floats(300.0, 1100.0), st.floats(-40.0, 85.0), st.floats(0.0, 100.0)
-)  # the BME680's operating ranges
+    st.floats(300.0, 1100.0),  # the BME680's operating ranges (sea-level pressure at altitude 0)
+    st.floats(-40.0, 85.0),
+    st.floats(0.0, 100.0),
+    st.floats(-40.0, 40.0),  # 3 h tendencies
+    st.floats(-30.0, 30.0),
+    st.floats(-100.0, 100.0),
+    st.sampled_from([0.0, 1.0]),
+)
 
 
 @settings(max_examples=60, deadline=None)
@@ -82,10 +105,12 @@ def test_batch_and_single_predictions_agree(own_model: RainModel, batch: list) -
 
 
 def test_empty_batch_gives_empty_result(own_model: RainModel) -> None:
-    assert own_model.predict_proba_batch(np.zeros((0, 3))).shape == (0,)
+    assert own_model.predict_proba_batch(np.zeros((0, 7))).shape == (0,)
 
 
-@pytest.mark.parametrize("bad", [np.zeros((2, 4)), np.zeros(3), np.array([[1013.0, np.nan, 80.0]])])
+@pytest.mark.parametrize(
+    "bad", [np.zeros((2, 4)), np.zeros(7), np.array([[1013.0, np.nan, 80.0, 0.0, 0.0, 0.0, 1.0]])]
+)
 def test_malformed_or_missing_features_are_refused(own_model: RainModel, bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match="features must"):
         own_model.predict_proba_batch(bad)
@@ -97,9 +122,8 @@ def test_unzipped_folders_load_like_zips(own_model: RainModel, tmp_path: Path) -
             archive.extractall(tmp_path / name)
     unzipped = load_model_pair(tmp_path / "standardiser", str(tmp_path / "rain_predictor"))
     assert unzipped.threshold == own_model.threshold
-    assert unzipped.predict_proba(1000.0, 10.0, 90.0) == pytest.approx(
-        own_model.predict_proba(1000.0, 10.0, 90.0)
-    )
+    row = (1000.0, 10.0, 90.0, -2.0, 0.0, 5.0, 1.0)
+    assert unzipped.predict_proba(*row) == pytest.approx(own_model.predict_proba(*row))
 
 
 def test_committed_zips_hold_the_savedmodel_at_their_root() -> None:
