@@ -289,6 +289,7 @@ resources:
         ),
         ("model-corrupt", r"ML resource model is not a valid zip archive"),
     ],
+    ids=["model-missing", "model-corrupt"],
 )
 def test_a_missing_or_corrupt_model_fails_the_deployment_naming_the_resource(
     tmp_path: Path, test_lambdas: Path, fault: str, error: str, reliability
