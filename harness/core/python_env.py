@@ -87,6 +87,10 @@ def _plan(packages: tuple[str, ...]) -> tuple[tuple[str, ...], list[tuple[Path, 
     for site, paths in by_site.items():
         foreign = set().union(*(files for name, files in _all_paths(site) if name not in closure))
         _plan_level(site, (), paths, foreign, links, folders)
+    # Two distributions may install the same loose file at the top (bme680 and a project's egg-info in
+    # the working folder both bring a README.md): the first one shows, as pip's last install would win.
+    targets: set[str] = set()
+    links = [(source, target) for source, target in links if not (target in targets or targets.add(target))]
     return tuple(sorted(closure)), links, folders
 
 
