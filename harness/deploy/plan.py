@@ -424,15 +424,23 @@ def _client_device_auth(group: GroupDefinition, routes: _Routes) -> dict[str, An
 
 def _shadow_manager(group: GroupDefinition) -> dict[str, Any]:
     """ShadowManager's configuration (v2:shadow-manager-component, 2.3.x): the classic shadows of the
-    devices marked sync_shadow, both ways, synced on each update (strategy realTime). The core's own
-    shadow is not synced: the group does not mark it."""
+    devices marked sync_shadow, with the group's `shadow_sync` (direction, strategy and its delay, the
+    outbound rate limit: docs/shadow-sync.md maps each). The core's own shadow is not synced: the group
+    does not mark it."""
+    settings = group.shadow_sync
     synced = [d.thing for d in group.devices if d.sync_shadow]
-    configuration: dict[str, Any] = {"strategy": {"type": "realTime"}}
+    strategy: dict[str, Any] = {"type": settings.strategy}
+    if settings.strategy == "periodic":
+        strategy["delay"] = int(settings.delay_s)
+    configuration: dict[str, Any] = {
+        "strategy": strategy,
+        "rateLimits": {"maxOutboundSyncUpdatesPerSecond": int(settings.max_outbound_updates_per_s)},
+    }
     if synced:
         configuration["synchronize"] = {
             "coreThing": {"classic": False, "namedShadows": []},
             "shadowDocuments": [{"thingName": t, "classic": True, "namedShadows": []} for t in synced],
-            "direction": "betweenDeviceAndCloud",
+            "direction": settings.direction,
         }
     return configuration
 

@@ -32,6 +32,7 @@ from raincheck.harness.group import (
     FunctionDefinition,
     GroupDefinition,
     SecretResource,
+    ShadowSyncSettings,
     Subscription,
     load_group,
 )
@@ -211,6 +212,19 @@ def test_shadow_manager_syncs_the_devices_marked_sync_shadow(plan):
     assert configuration["synchronize"]["coreThing"]["classic"] is False
     unsynced = dataclasses.replace(plan.group, devices=(Device("bme680_sensor", sync_shadow=False),))
     assert "synchronize" not in plan_deployment(unsynced).deployed_configuration(SHADOW_MANAGER)
+
+
+def test_shadow_manager_follows_the_groups_shadow_sync(plan):
+    assert plan.deployed_configuration(SHADOW_MANAGER)["strategy"] == {"type": "realTime"}
+    settings = ShadowSyncSettings(
+        direction="deviceToCloud", strategy="periodic", delay_s=300, max_outbound_updates_per_s=20
+    )
+    configuration = plan_deployment(
+        dataclasses.replace(plan.group, shadow_sync=settings)
+    ).deployed_configuration(SHADOW_MANAGER)
+    assert configuration["synchronize"]["direction"] == "deviceToCloud"
+    assert configuration["strategy"] == {"type": "periodic", "delay": 300}
+    assert configuration["rateLimits"] == {"maxOutboundSyncUpdatesPerSecond": 20}
 
 
 def test_lambda_components_may_use_the_groups_local_shadows(plan):
