@@ -206,6 +206,9 @@ class CoreBroker:
         return asyncio.run_coroutine_threadsafe(self._drop(), self._loop).result(timeout=10)
 
     async def _drop(self) -> int:
+        # What the broker acknowledged is its to deliver: routed first, then the cut. (Left in amqtt's
+        # session queue it would come out after the client's own offline queue, out of order.)
+        await self._settle()
         writers = list(self._writers)
         for writer in writers:
             writer.transport.abort()
