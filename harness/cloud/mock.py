@@ -142,9 +142,11 @@ class MockCloud:
         return iotdata_backends[DEFAULT_ACCOUNT_ID][self.region]
 
     def _moto_shadow(self, thing: str) -> Any:
+        from moto.iot.exceptions import ResourceNotFoundException
+
         try:
             shadow = self._moto_backend().iot_backend.describe_thing(thing).thing_shadows.get(None)
-        except Exception:  # no such thing: no shadow, as GetThingShadow's 404
+        except ResourceNotFoundException:  # no such thing: no shadow, as GetThingShadow's 404
             return None
         return None if shadow is None or shadow.deleted else shadow
 

@@ -69,6 +69,11 @@ class _Conflict(Exception):
     """A 409 from either side: the documents moved under the sync."""
 
 
+class _Refused(Exception):
+    """Either side refused the sync's write for another reason (429, 413, ...): nothing is committed, so
+    the change stays pending in the three-way merge and goes again with the thing's next sync."""
+
+
 def _unreachable(error: BaseException) -> bool:
     """A connection failure (the cloud cannot be reached), as opposed to a refused request."""
     from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -275,10 +280,10 @@ class ShadowSync:
                     if thing in dirty or changed:
                         self._sync_thing(thing, cloud)
             except Exception as error:
+                self._remark(pending[index:], dirty)  # not synced: still to do, whatever went wrong
                 if not _unreachable(error):
                     raise
                 self._went_offline(error)
-                self._remark(pending[index:], dirty)
                 return
 
     def _remark(self, things: list[str], dirty: set[str]) -> None:
@@ -308,6 +313,8 @@ class ShadowSync:
                 self.conflicts += 1
                 logger.info("Shadow sync of %s: version conflict, full sync", thing)
                 continue
+            except _Refused:
+                return  # base and version as they were: a refused write must never read as agreement
             state.base = plan.base
             state.cloud_version = version
             return
@@ -335,8 +342,8 @@ class ShadowSync:
             if _unreachable(error):
                 raise
             self.failed += 1
-            logger.error("Sync of %s to the cloud refused: %s", thing, error)
-            return version
+            logger.error("Sync of %s to the cloud refused (kept pending): %s", thing, error)
+            raise _Refused from error
         self.pushed += 1
         return accepted.get("version", version)
 
@@ -357,8 +364,8 @@ class ShadowSync:
             if error.get("code") == 409:
                 raise _Conflict
             self.failed += 1
-            logger.error("Sync of %s from the cloud refused locally: %s", thing, error)
-            return
+            logger.error("Sync of %s from the cloud refused locally (kept pending): %s", thing, error)
+            raise _Refused
         if action.kind == "delete":
             self.local_deletes += 1
         else:
@@ -381,11 +388,14 @@ class ShadowSync:
 
     def _reconnect(self) -> None:
         """Try the cloud again; once it answers, a full sync of every synced shadow."""
+        # The full sync covers what is marked now; a change accepted while it runs stays marked.
+        dirty = self._take_dirty()
         try:
             with self._syncing:
                 for thing in self.things:
                     self._sync_thing(thing, self.cloud.get_shadow(thing))
         except Exception as error:
+            self._remark(self.things, dirty)
             if not _unreachable(error):
                 raise
             return
@@ -393,7 +403,6 @@ class ShadowSync:
         self.full_syncs += 1
         with self._marks:
             changes, self._offline_changes = self._offline_changes, 0
-            self._dirty.clear()
         logger.warning(
             "Shadow sync: the cloud is reachable again after %.1f s; full sync of %d shadows sent the %d "
             "local changes made meanwhile",

@@ -8,6 +8,7 @@ told about: it finds out by polling). Waits go through the rig, so they run on t
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -194,3 +195,46 @@ def test_device_to_cloud_does_not_write_locally(make_rig):
     assert local_state(rig) == {"reported": {"a": 1}}
     local_update(rig, {"reported": {"a": 2}})
     rig.wait_for(lambda: cloud_state(rig) == {"desired": {"x": 1}, "reported": {"a": 2}}, what="pushed again")
+
+
+def _throttled(thing: str, document: dict) -> dict:
+    from botocore.exceptions import ClientError
+
+    raise ClientError(
+        {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "UpdateThingShadow"
+    )
+
+
+def test_a_refused_cloud_write_stays_pending_and_never_reads_as_agreement(rig):
+    local_update(rig, {"reported": {"a": 1}})
+    rig.wait_for(lambda: cloud_state(rig) == {"reported": {"a": 1}}, what="first push")
+    real_update = rig.cloud.update_shadow
+    rig.cloud.update_shadow = _throttled
+    local_update(rig, {"reported": {"b": 2}})  # refused by the cloud (429): nothing committed
+    rig.run_for(5)
+    assert rig.sync.failed >= 1 and cloud_state(rig) == {"reported": {"a": 1}}
+    rig.cloud.update_shadow = real_update
+    # A cloud change makes the sync merge both sides again: had the refused write counted as agreed,
+    # the cloud would now look as if it had deleted `b`, and the merge would delete it locally.
+    cloud_write(rig, {"desired": {"led": "on"}})
+    expected = {"desired": {"led": "on"}, "reported": {"a": 1, "b": 2}}
+    rig.wait_for(
+        lambda: cloud_state(rig) == expected and local_state(rig) == expected, what="both changes synced"
+    )
+
+
+def test_a_change_whose_sync_failed_unexpectedly_is_still_sent(rig):
+    local_update(rig, {"reported": {"a": 1}})
+    rig.wait_for(lambda: cloud_state(rig) == {"reported": {"a": 1}}, what="first push")
+    real_get, failures = rig.cloud.get_shadow, []
+
+    def get_once_broken(thing: str):
+        if not failures and threading.current_thread().name == "shadow-sync":
+            failures.append(thing)
+            raise RuntimeError("something unexpected")
+        return real_get(thing)
+
+    rig.cloud.get_shadow = get_once_broken
+    local_update(rig, {"reported": {"a": 2}})
+    rig.wait_for(lambda: cloud_state(rig) == {"reported": {"a": 2}}, what="the change sent after the error")
+    assert failures == ["sensor"]
