@@ -17,6 +17,9 @@ import yaml
 from raincheck.harness.core.topics import validate_topic_filter
 
 THING_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+# A V1 resource id (the API's pattern `[a-zA-Z0-9:_-]+`, up to 128): also a folder name in the core's work
+# folder, so nothing like `../edge` or `/home/x` can name a place outside it.
+RESOURCE_ID = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 FUNCTION_NAME = re.compile(r"^[a-zA-Z0-9-_]{1,64}$")
 # Lambda's own rules: a version is a number, an alias a name that is not one ($LATEST is not deployable).
 VERSION = re.compile(r"^[1-9][0-9]{0,9}$")
@@ -471,6 +474,13 @@ def _parse_subscription(source: str, item: Any, endpoints: set[str]) -> Subscrip
     return subscription
 
 
+def _resource_id(reader: _Reader) -> str:
+    resource_id = reader.get("id", str)
+    if not RESOURCE_ID.match(resource_id):
+        raise reader.fail(f"id {resource_id!r} must be 1-128 of a-z, A-Z, 0-9, ':', '_' and '-'")
+    return resource_id
+
+
 def _parse_resources(
     source: str, resources: Any, root: Path
 ) -> tuple[tuple[MLResource, ...], tuple[SecretResource, ...], tuple[LocalResource, ...]]:
@@ -485,7 +495,7 @@ def _parse_resources(
             if not value.startswith("/"):
                 raise volume.fail(f"{key} {value!r} must be an absolute path")
         volumes.append(
-            LocalResource(volume.get("id", str), paths["source_path"], paths["destination"].rstrip("/"))
+            LocalResource(_resource_id(volume), paths["source_path"], paths["destination"].rstrip("/"))
         )
     secrets = []
     for item in reader.get("secrets", list, []):
@@ -494,7 +504,7 @@ def _parse_resources(
         name = secret.get("name", str)
         if not re.match(r"^[A-Za-z0-9/_+=.@-]{1,512}$", name):
             raise secret.fail(f"name {name!r} is not a Secrets Manager secret name")
-        secrets.append(SecretResource(secret.get("id", str), name, secret.get("local_value", str, None)))
+        secrets.append(SecretResource(_resource_id(secret), name, secret.get("local_value", str, None)))
     parsed = []
     for item in reader.get("ml", list, []):
         ml = _Reader(source, item, "ML resource")
@@ -508,7 +518,7 @@ def _parse_resources(
         local = ml.get("local_source", str, None)
         parsed.append(
             MLResource(
-                id=ml.get("id", str),
+                id=_resource_id(ml),
                 s3_uri=s3_uri,
                 destination=destination.rstrip("/"),
                 local_source=(root / local).resolve() if local else None,

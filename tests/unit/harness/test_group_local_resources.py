@@ -68,3 +68,20 @@ def test_a_local_resource_id_may_not_repeat_another_resources(tmp_path: Path) ->
     text = GROUP + "  ml:\n    - {id: state, s3_uri: s3://b-greengrass/m.zip, destination: /ggml/m}\n"
     with pytest.raises(GroupError, match="duplicate resource name"):
         load_group(write(tmp_path, text))
+
+
+@pytest.mark.parametrize("bad", ["../edge", "/home/x", "a/b", ".", "", "x" * 129])
+@pytest.mark.parametrize("kind", ["local", "ml", "secrets"])
+def test_a_resource_id_cannot_name_a_place_outside_the_cores_folders(tmp_path: Path, bad: str, kind: str):
+    entries = {
+        "local": f'    - {{id: "{bad}", source_path: /var/lib/x, destination: /ggdata/x}}\n',
+        "ml": f'    - {{id: "{bad}", s3_uri: s3://b-greengrass/m.zip, destination: /ggml/m}}\n',
+        "secrets": f'    - {{id: "{bad}", name: team/key}}\n',
+    }
+    text = GROUP.replace(
+        "  local:\n", f"  {kind}:\n{entries[kind]}  local:\n" if kind != "local" else "  local:\n"
+    )
+    if kind == "local":
+        text = text.replace("  local:\n", f"  local:\n{entries[kind]}")
+    with pytest.raises(GroupError, match=r"id .* must be 1-128 of a-z, A-Z, 0-9, ':', '_' and '-'"):
+        load_group(write(tmp_path, text))
