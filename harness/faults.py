@@ -56,6 +56,10 @@ class Fault:
     cleared_at_s: float | None = None
     lost_lines: int = 0  # disk-full: the core's log lines it dropped (set when it is cleared)
     _undo: Callable[[], None] | None = field(default=None, repr=False)
+    # faithful mode: the wall-clock timer that clears it after `seconds` (cancelled when the rig stops)
+    _timer: threading.Timer | None = field(default=None, repr=False, compare=False)
+    # clear() runs from the clock's alarm, a timer and the pipeline's end of publishing: one at a time
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
         """The record as plain data, for a run's events and JSON."""
@@ -149,7 +153,7 @@ class _DiskFull:
     def __call__(self) -> None:
         with _locked(self.handler):
             self.handler.stream = self.stream
-        del self.handler.handleError
+        self.handler.__dict__.pop("handleError", None)
         logger.warning("Disk space back: %d line(s) of the core's log were lost", self.lost)
 
 
@@ -166,6 +170,12 @@ def _disk_full(rig: Any, seconds: float | None = None) -> tuple[str, _DiskFull]:
     handler = rig.core._log_handler  # the core's own log: logs/system/runtime.log
     if handler is None:
         raise FaultError("disk-full: the core has no log open")
+    if isinstance(handler.stream, _FullDisk):  # a second one would save the first's stream, not the log's
+        active = next((f for f in rig.faults if f.name == "disk-full" and f.cleared_at_s is None), None)
+        since = "" if active is None else f" (injected at {active.at_s:.1f} s, {active.effect})"
+        raise FaultError(
+            f"disk-full: the core's log is already on a full disk{since}; clear that fault first"
+        )
     effect = "the core's log writes fail with ENOSPC" + (f" for {seconds:g} s" if seconds else "")
     return effect, _DiskFull(handler)
 
@@ -246,7 +256,17 @@ def _clear_at(rig: Any, fault: Fault, when: float) -> None:
     if rig.clock.call_at(when, lambda: clear(rig, fault)) is None:  # real time: the clock schedules nothing
         timer = threading.Timer(max(0.0, when - rig.clock.time()), lambda: clear(rig, fault))
         timer.daemon = True
+        fault._timer = timer  # kept, so that the rig's stop cancels it (cancel_timers)
         timer.start()
+
+
+def cancel_timers(faults: list[Fault]) -> None:
+    """Cancel the faults' pending clear timers (faithful mode): called when the rig stops, so that no
+    timer clears a fault on a stopped rig or keeps a thread alive for the rest of its `seconds`."""
+    for fault in faults:
+        if fault._timer is not None:
+            fault._timer.cancel()
+            fault._timer = None
 
 
 def prepare(rig: Any, name: str, **arguments: Any) -> Fault:
@@ -272,12 +292,14 @@ def at_deployment(rig: Any, fault: Fault) -> None:
 
 
 def clear(rig: Any, fault: Fault) -> None:
-    """End a fault that lasts (e.g. sys-unreadable) now."""
-    if fault._undo is not None and fault.cleared_at_s is None:
+    """End a fault that lasts (e.g. sys-unreadable) now; once, whichever of its callers comes first."""
+    with fault._lock:
+        if fault._undo is None or fault.cleared_at_s is not None:
+            return
         fault._undo()
         fault.lost_lines = getattr(fault._undo, "lost", 0)
         fault.cleared_at_s = rig.clock.time()
-        logger.warning("Fault cleared: %s after %.1f s", fault.name, fault.cleared_at_s - fault.at_s)
+    logger.warning("Fault cleared: %s after %.1f s", fault.name, fault.cleared_at_s - fault.at_s)
 
 
 def parse_fault(text: str) -> tuple[str, dict[str, Any], float | None]:

@@ -147,6 +147,10 @@ class Rig:
         """Stop sync, core, cloud and clock, in that order. A work folder the rig made is removed unless
         `keep_workdir` (a failed run keeps its logs)."""
         try:
+            if self.faults:  # faithful mode: a fault's clear timer must not outlive the rig
+                from raincheck.harness.faults import cancel_timers
+
+                cancel_timers(self.faults)
             for transport in self._transports:
                 transport.close()
             self._transports.clear()

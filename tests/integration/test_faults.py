@@ -268,6 +268,51 @@ def test_a_full_disk_drops_the_core_log_lines_and_nothing_else(start_core, obser
     )
 
 
+def test_a_second_disk_full_while_one_lasts_is_refused_and_clears_are_once_each(start_core):
+    import threading
+
+    from raincheck.harness.faults import clear
+
+    with start_core(GROUP) as rig:
+        log = rig.core.system_log_path
+        handler = rig.core._log_handler
+        first = rig.inject("disk-full")
+        with pytest.raises(
+            FaultError, match=r"disk-full: the core's log is already on a full disk \(injected at"
+        ):
+            rig.inject("disk-full", seconds=5)
+        assert rig.faults == [first]
+        # The clock's alarm, a timer and the pipeline's end of publishing may clear it at once: undone once.
+        callers = [threading.Thread(target=clear, args=(rig, first)) for _ in range(8)]
+        for caller in callers:
+            caller.start()
+        for caller in callers:
+            caller.join()
+        assert "handleError" not in vars(handler)
+        second = rig.inject("disk-full")  # the disk is back: a new fault is taken, and clears cleanly
+        clear(rig, second)
+        clear(rig, second)
+        rig.inject("kill", function="keeper")  # logged again
+        text = log.read_text()
+    assert first.cleared_at_s is not None and second.cleared_at_s is not None
+    assert text.count("Disk space back:") == 2 and "Fault: function keeper container killed" in text
+    assert "handleError" not in vars(handler)
+
+
+def test_a_faithful_mode_fault_timer_is_cancelled_when_the_rig_stops(start_core):
+    import threading
+
+    before = set(threading.enumerate())
+    with start_core(GROUP, mode="faithful") as rig:
+        fault = rig.inject("sys-unreadable", seconds=3600)
+        timers = [t for t in set(threading.enumerate()) - before if isinstance(t, threading.Timer)]
+        assert len(timers) == 1
+    for timer in timers:
+        timer.join(timeout=5)
+    assert not any(timer.is_alive() for timer in timers)  # not an hour's thread clearing a stopped rig
+    assert fault.cleared_at_s is None
+
+
 MODEL_GROUP = """
 group: models
 core: {thing: gateway, packages: [greengrasssdk]}
