@@ -59,7 +59,8 @@ def check_altitude(raw: object, name: str = "ALTITUDE_M") -> float:
 class History:
     """Readings' base values by time, bounded: what tendencies over `window_s` need and no more.
 
-    `value_before(name, t)` is the stored value nearest to t - window_s, within `tolerance_s`, else None.
+    `value_before(name, t)` is the stored value nearest to t - window_s, within `tolerance_s`, else None;
+    t is now, so a t behind the last entry by more than the tolerance (the clock went back) gets None.
     Entries closer than `min_spacing_s` to the previous one are not stored (10 s readings keep one a
     minute), and entries older than window + tolerance are dropped: at most `max_entries` are kept.
     With a `path`, the history is loaded from it and written back (atomically) on every stored entry.
@@ -89,9 +90,24 @@ class History:
     def __len__(self) -> int:
         return len(self._times)
 
+    def _went_back(self, time_s: float) -> bool:
+        """Whether `time_s` is earlier than the last entry by more than the tolerance: the clock went back
+        (a Pi without RTC before NTP, a core restarted on the same work folder with an earlier start)."""
+        return bool(self._times) and time_s < self._times[-1] - self.tolerance_s
+
     def add(self, time_s: float, values: Mapping[str, float]) -> bool:
         """Store one reading's values (in `names`); False when it is not stored (too close to the last,
-        or older than it). Old entries beyond the window are dropped."""
+        or older than it within the tolerance). Old entries beyond the window are dropped. When the time
+        went back by more than the tolerance, the history is from another timeline: it is logged and
+        dropped, and this reading starts a new one (the contract's no-history behaviour applies)."""
+        if self._went_back(time_s):
+            logger.warning(
+                "Time went back %.0f s behind the history's last entry (%r, now %r): history of %d "
+                "reading(s) dropped, tendencies wait for %g s of readings again",
+                self._times[-1] - time_s, self._times[-1], time_s, len(self._times), self.window_s,
+            )  # fmt: skip
+            self._times.clear()
+            self._values.clear()
         if self._times and time_s < self._times[-1] + max(self.min_spacing_s, 1e-9):
             return False
         self._times.append(float(time_s))
@@ -107,6 +123,8 @@ class History:
 
     def value_before(self, name: str, time_s: float) -> float | None:
         """The value of `name` nearest to time_s - window_s (within tolerance_s; the earlier on a tie)."""
+        if self._went_back(time_s):  # entries from a later clock are no history of this time
+            return None
         target = time_s - self.window_s
         index = bisect_left(self._times, target)
         best = None

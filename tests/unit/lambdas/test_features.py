@@ -151,3 +151,29 @@ def test_an_unreadable_history_file_starts_empty(tmp_path: Path) -> None:
     assert len(History(HISTORY_NAMES, path=path)) == 0
     path.write_text(json.dumps({"version": 1, "names": ["x"], "window_s": 10800, "entries": []}))
     assert len(History(HISTORY_NAMES, path=path)) == 0
+
+
+def test_a_clock_gone_back_resets_the_history_once_instead_of_refusing_every_reading(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "history.json"
+    later = History(HISTORY_NAMES, tolerance_s=900, path=path)
+    for h in range(4):  # persisted by a run whose clock was at 1e9 s
+        later.add(1e9 + 3600.0 * h, dict.fromkeys(HISTORY_NAMES, 1000.0 + h))
+    restarted = History(HISTORY_NAMES, tolerance_s=900, path=path)  # the clock is now years earlier
+    assert restarted.value_before("sea_level_pressure_hpa", 1000.0) is None  # not a value of another timeline
+    with caplog.at_level("WARNING"):
+        stored = [restarted.add(1000.0 + 60.0 * k, dict.fromkeys(HISTORY_NAMES, 1.0)) for k in range(181)]
+    assert all(stored)
+    went_back = [r.getMessage() for r in caplog.records if "Time went back" in r.getMessage()]
+    assert len(went_back) == 1 and "history of 4 reading(s) dropped" in went_back[0]
+    now = 1000.0 + 60.0 * 180  # 3 h of readings on the new clock: a new history built up
+    assert restarted.value_before("sea_level_pressure_hpa", now) == 1.0
+    assert json.loads(path.read_text())["entries"][0][0] == 1000.0  # and is what the file keeps
+
+
+def test_a_small_step_back_within_the_tolerance_is_only_not_stored() -> None:
+    history = History(HISTORY_NAMES, tolerance_s=900, min_spacing_s=60)
+    assert history.add(10_000.0, dict.fromkeys(HISTORY_NAMES, 1.0))
+    assert not history.add(9_500.0, dict.fromkeys(HISTORY_NAMES, 2.0))
+    assert len(history) == 1 and history.value_before("sea_level_pressure_hpa", 10_000.0 + 10_800.0) == 1.0
