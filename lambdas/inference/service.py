@@ -10,6 +10,7 @@ import logging
 import math
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,6 +28,10 @@ from .features import History, check_altitude
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
+
+# The feature builders waiting for history: the wait is logged when it begins and when it ends, not each
+# period (with the 10 s period, a 3 h window would be ~1,080 lines).
+_waiting_for_history: "weakref.WeakSet[FeatureBuilder]" = weakref.WeakSet()
 
 DEFAULT_STANDARDISER_PATH = "/ggml/tensorflow/standardiser"
 DEFAULT_PREDICTOR_PATH = "/ggml/tensorflow/rain_predictor"
@@ -172,17 +177,25 @@ def run_once(
         # The reading's own time (the shadow's timestamp of its pressure), so that tendencies are by time.
         stamp = reading_time_s(payload)
         row = features.features(time.time() if stamp is None else stamp, *reading)
+        window_h = (features.contract.window_s or 0.0) / 3600.0
         if row is None:
-            logger.info("Waiting for 3 h of history before the first prediction (model contract)")
+            if features not in _waiting_for_history:
+                _waiting_for_history.add(features)
+                logger.info(
+                    "Waiting for %g h of history before the first prediction (model contract)", window_h
+                )
             return None
+        if features in _waiting_for_history:
+            _waiting_for_history.discard(features)
+            logger.info("History covers the model contract's %g h: predicting", window_h)
     try:
         probability = model.predict_proba(*row)
     except Exception as exc:  # any model/runtime failure must not kill the pinned Lambda
-        logger.error("Prediction failed for %s, no shadow update: %s: %s", features, type(exc).__name__, exc)
+        logger.error("Prediction failed for %s, no shadow update: %s: %s", row, type(exc).__name__, exc)
         return None
     label = classify(probability, threshold)
     if label is None:
-        logger.error("Model returned %r for %s, not a probability; no shadow update", probability, features)
+        logger.error("Model returned %r for %s, not a probability; no shadow update", probability, row)
         return None
     update = build_prediction_update(label)
     try:

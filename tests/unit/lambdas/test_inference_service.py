@@ -90,6 +90,51 @@ def test_hazard_failed_prediction_logs_once_and_never_sends_empty(
     assert len(failures(caplog)) == 1
 
 
+def test_a_failed_prediction_names_the_models_inputs(client, caplog: pytest.LogCaptureFixture) -> None:
+    from raincheck.lambdas.inference.contract import LEGACY_CONTRACT, FeatureBuilder
+
+    model = FakeModel(error=RuntimeError("graph exploded"))
+    assert run_once(client, model, "pi-thing", 0.5, FeatureBuilder(LEGACY_CONTRACT)) is None
+    assert failures(caplog) == [
+        "Prediction failed for [1002.0, 12.5, 91.0], no shadow update: RuntimeError: graph exploded"
+    ]
+    assert run_once(client, FakeModel(1.7), "pi-thing", 0.5, FeatureBuilder(LEGACY_CONTRACT)) is None
+    assert "Model returned 1.7 for [1002.0, 12.5, 91.0]" in failures(caplog)[1]
+
+
+def test_the_wait_for_history_is_logged_when_it_begins_and_when_it_ends(
+    client, caplog: pytest.LogCaptureFixture
+) -> None:
+    from raincheck.lambdas.inference.contract import HISTORY_NAMES, FeatureBuilder, parse_contract
+    from raincheck.lambdas.inference.features import History
+
+    contract = parse_contract(
+        {
+            "threshold": 0.5,
+            "feature_order": ["sea_level_pressure_hpa", "pressure_tendency_3h_hpa", "humidity_rh"],
+            "history": {"window_s": 10800, "tolerance_s": 900, "when_missing": "wait"},
+        }
+    )
+    history = History(HISTORY_NAMES, contract.window_s, contract.tolerance_s)
+    features = FeatureBuilder(contract, 0.0, history)
+    caplog.set_level(logging.INFO, logger=LOGGER)
+
+    def at(time_s: float) -> int | None:  # a reading reported at time_s, then one period
+        client.document["metadata"] = {"reported": {"pressure": {"timestamp": time_s}}}
+        return run_once(client, FakeModel(), "pi-thing", 0.5, features)
+
+    # Every minute: 2 h 45 min (3 h less the contract's 15 min tolerance) without history, then predictions.
+    assert [at(60.0 * minute) for minute in range(165)] == [None] * 165
+    assert [at(60.0 * minute) for minute in range(165, 168)] == [1, 1, 1]
+    lines = [
+        r.getMessage() for r in caplog.records if r.name == LOGGER and "history" in r.getMessage().lower()
+    ]
+    assert lines == [
+        "Waiting for 3 h of history before the first prediction (model contract)",
+        "History covers the model contract's 3 h: predicting",
+    ]
+
+
 def test_shadow_get_error_logs_once(client, caplog: pytest.LogCaptureFixture) -> None:
     client.get_error = client.ShadowError("404 No shadow exists with name: 'pi-thing'")
     assert run_once(client, FakeModel(), "pi-thing", 0.5) is None
