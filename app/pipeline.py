@@ -139,97 +139,105 @@ def run_pipeline(
         if recording is not None:
             options["path"] = recording
         options.update(recording_options or {})
-        replayed = open_sensor("recorded", **options)
-        if not replayed.row_count:  # nothing to publish: say so before a core starts for nothing
-            skipped = replayed.summary().skipped
-            raise ValueError(
-                f"{replayed.path}: no readings to replay"
-                + (f" ({skipped} row(s) skipped, each logged with its line)" if skipped else "")
-            )
-        source = replayed
+        source = replayed = open_sensor("recorded", **options)
     else:
         replayed = None
         if backend == "simulated":
             options.setdefault("seed", seed)
             options.setdefault("altitude_m", _group_altitude_m(group))
         source = open_sensor(backend, **options)
-    if events is not None:
-        events.expected_readings = readings if readings is not None else replayed.remaining
-    rig = Rig(group, mode=mode, workdir=workdir, mqtt=transport == "mqtt")
-    observer = None
-    count = readings if readings is not None else replayed.remaining
-    run_faults = RunFaults(list(faults), count * PUBLISH_PERIOD_S / 2, seed=seed)
-    if events is not None:
-        run_faults.emit = lambda record: events.emit("fault", record["at_s"], **record)
+    # Closed however the run ends (a bme680's bus, a serial port): the outermost sensor, which closes
+    # the ones it wraps down to the source.
+    sensor: Any = source
     try:
-        run_faults.before_start(rig)
-        try:
-            rig.start()
-        finally:
-            run_faults.deployed(rig)
-        if events is not None:
-            from raincheck.app.events import RigObserver
-
-            observer = RigObserver(rig, thing, events)
-        progress(f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}")
-        progress(f"core: {len(rig.functions)} Lambdas deployed, {mode} mode")
-        sensor = run_faults.wrap_sensor(CpuHeatedSensor(source, lambda: rig.core.cpu_temperature.celsius))
-        # The publisher's period is a wait through the rig: simulated time moves only then.
-        steps = getattr(source, "next_interval_s", None) if recording_timing else None
-        pace = _Pace(rig.run_for, steps, speed, run_faults.timeline(rig))
-        link = rig.device_transport(thing)
-        if transport == "mqtt":
-            host, port = link.core_address
-            progress(f"device: {thing} found its core by discovery, connected over MQTT/TLS to {host}:{port}")
-        publisher = Publisher(sensor, link, sleep=pace)
-        started = pace.started = time.monotonic()
-        pace.due_by(0.0)
-        sent = publisher.run(count=readings)
-        pace.due_by(float("inf"))  # a fault due after the last reading: when publishing ends
-        run_faults.end_of_publishing(rig)
-        elapsed = time.monotonic() - started
-        line = f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time"
-        if pace.simulated_s and elapsed > 0:
-            line += (
-                f", {pace.simulated_s:g} s of the core's time ({pace.simulated_s / elapsed:.0f}x real time)"
+        if replayed is not None and not replayed.row_count:  # nothing to publish: say so before a core starts
+            skipped = replayed.summary().skipped
+            raise ValueError(
+                f"{replayed.path}: no readings to replay"
+                + (f" ({skipped} row(s) skipped, each logged with its line)" if skipped else "")
             )
-        progress(line)
-        republishers = [h for h in rig.functions.values() if not h.config.pinned]
-        local = rig.wait_for(
-            lambda: not any(h.busy() for h in republishers) and _fresh_prediction(rig.shadow(thing)),
-            prediction_timeout_s,
-            what=f"a rain_prediction in the local shadow of {thing} after the last reading",
-        )
-        rig.sync.flush()
-        cloud_shadow = rig.cloud_shadow(thing)
-        if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
-            raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
-        result = PipelineResult(
-            cloud_shadow, local, sent, rig.workdir, elapsed, rig.core.ipc_calls(), rig.failures()
-        )
-        result.replay_summary = None if replayed is None else replayed.summary()
-        result.simulated_s = pace.simulated_s
-        result.thing = thing
-        result.dropped = rig.core.router.dropped
-        result.dropped_summary = rig.core.router.dropped_summary()
-        result.faults = run_faults.records
-        if observer is not None:
-            observer.finish()
-    except (PipelineError, DeploymentError, WaitTimeout) as error:
-        if observer is not None:
-            observer.finish()
-        # The work folder stays for reading: logs, the staged packages, the core's own log.
-        failures = rig.failures(logged_errors=True) if rig.core is not None else []
-        rig.stop(keep_workdir=True)
-        summary = None if replayed is None else replayed.summary()
-        failed = PipelineError(str(error).splitlines()[0], failures, rig.workdir, summary)
-        failed.faults = run_faults.records
-        raise failed from error
-    except BaseException:
-        rig.stop(keep_workdir=True)
-        raise
-    rig.stop()
-    return result
+        if events is not None:
+            events.expected_readings = readings if readings is not None else replayed.remaining
+        rig = Rig(group, mode=mode, workdir=workdir, mqtt=transport == "mqtt")
+        observer = None
+        count = readings if readings is not None else replayed.remaining
+        run_faults = RunFaults(list(faults), count * PUBLISH_PERIOD_S / 2, seed=seed)
+        if events is not None:
+            run_faults.emit = lambda record: events.emit("fault", record["at_s"], **record)
+        try:
+            run_faults.before_start(rig)
+            try:
+                rig.start()
+            finally:
+                run_faults.deployed(rig)
+            if events is not None:
+                from raincheck.app.events import RigObserver
+
+                observer = RigObserver(rig, thing, events)
+            progress(
+                f"cloud: moto, thing {thing} registered, ML resources uploaded: {len(group.ml_resources)}"
+            )
+            progress(f"core: {len(rig.functions)} Lambdas deployed, {mode} mode")
+            sensor = run_faults.wrap_sensor(CpuHeatedSensor(source, lambda: rig.core.cpu_temperature.celsius))
+            # The publisher's period is a wait through the rig: simulated time moves only then.
+            steps = getattr(source, "next_interval_s", None) if recording_timing else None
+            pace = _Pace(rig.run_for, steps, speed, run_faults.timeline(rig))
+            link = rig.device_transport(thing)
+            if transport == "mqtt":
+                host, port = link.core_address
+                progress(
+                    f"device: {thing} found its core by discovery, connected over MQTT/TLS to {host}:{port}"
+                )
+            publisher = Publisher(sensor, link, sleep=pace)
+            started = pace.started = time.monotonic()
+            pace.due_by(0.0)
+            sent = publisher.run(count=readings)
+            pace.due_by(float("inf"))  # a fault due after the last reading: when publishing ends
+            run_faults.end_of_publishing(rig)
+            elapsed = time.monotonic() - started
+            line = f"sensor: {sent} readings published on bme680/readings in {elapsed:.1f} s wall time"
+            if pace.simulated_s and elapsed > 0:
+                pace_x = pace.simulated_s / elapsed
+                line += f", {pace.simulated_s:g} s of the core's time ({pace_x:.0f}x real time)"
+            progress(line)
+            republishers = [h for h in rig.functions.values() if not h.config.pinned]
+            local = rig.wait_for(
+                lambda: not any(h.busy() for h in republishers) and _fresh_prediction(rig.shadow(thing)),
+                prediction_timeout_s,
+                what=f"a rain_prediction in the local shadow of {thing} after the last reading",
+            )
+            rig.sync.flush()
+            cloud_shadow = rig.cloud_shadow(thing)
+            if cloud_shadow is None or "rain_prediction" not in cloud_shadow["state"].get("reported", {}):
+                raise PipelineError(f"the cloud shadow of {thing} has no rain_prediction: {cloud_shadow}")
+            result = PipelineResult(
+                cloud_shadow, local, sent, rig.workdir, elapsed, rig.core.ipc_calls(), rig.failures()
+            )
+            result.replay_summary = None if replayed is None else replayed.summary()
+            result.simulated_s = pace.simulated_s
+            result.thing = thing
+            result.dropped = rig.core.router.dropped
+            result.dropped_summary = rig.core.router.dropped_summary()
+            result.faults = run_faults.records
+            if observer is not None:
+                observer.finish()
+        except (PipelineError, DeploymentError, WaitTimeout) as error:
+            if observer is not None:
+                observer.finish()
+            # The work folder stays for reading: logs, the staged packages, the core's own log.
+            failures = rig.failures(logged_errors=True) if rig.core is not None else []
+            rig.stop(keep_workdir=True)
+            summary = None if replayed is None else replayed.summary()
+            failed = PipelineError(str(error).splitlines()[0], failures, rig.workdir, summary)
+            failed.faults = run_faults.records
+            raise failed from error
+        except BaseException:
+            rig.stop(keep_workdir=True)
+            raise
+        rig.stop()
+        return result
+    finally:
+        sensor.close()
 
 
 class _Pace:
@@ -288,13 +296,21 @@ def _fresh_prediction(document: dict | None) -> dict | None:
 
 
 def _group_altitude_m(group: GroupDefinition) -> float:
-    """Where the simulated gateway sits: its inference Lambda's ALTITUDE_M, so that the sensor measures the
-    station pressure the Lambda reduces to sea level; 0 when unset or unusable (the deployment names it)."""
+    """Where the simulated gateway sits: the ALTITUDE_M of the functions that set it (the inference Lambda),
+    so that the sensor measures the station pressure the Lambda reduces to sea level; 0 when unset or
+    unusable (the deployment names it, by the Lambda's own check_altitude). Functions that set different
+    altitudes are refused: the gateway has one."""
+    from raincheck.lambdas.inference.features import check_altitude
+
+    altitudes: dict[str, float] = {}
     for function in group.functions:
+        if "ALTITUDE_M" not in function.environment:
+            continue
         try:
-            altitude = float(function.environment.get("ALTITUDE_M", "nan"))
+            altitudes[function.name] = check_altitude(function.environment["ALTITUDE_M"])
         except ValueError:
             continue
-        if -500.0 <= altitude <= 6000.0:
-            return altitude
-    return 0.0
+    if len(set(altitudes.values())) > 1:
+        given = ", ".join(f"{name}: {value:g} m" for name, value in altitudes.items())
+        raise PipelineError(f"group {group.name!r}: functions disagree on the gateway's ALTITUDE_M ({given})")
+    return next(iter(altitudes.values()), 0.0)

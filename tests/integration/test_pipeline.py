@@ -132,9 +132,21 @@ def test_group_definition_drives_the_run():
     assert json.dumps([s.subject for s in group.subscriptions]).count("bme680/readings") == 1
 
 
-def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_path):
+def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_path, monkeypatch):
     import dataclasses
 
+    from raincheck.device import sensors
+
+    closed: list[str] = []
+    real_open = sensors.open_sensor
+
+    def open_sensor(backend, **options):  # the sensor's close is counted: a failed run closes it too
+        sensor = real_open(backend, **options)
+        close = sensor.close
+        sensor.close = lambda: (closed.append(backend), close())
+        return sensor
+
+    monkeypatch.setattr(sensors, "open_sensor", open_sensor)
     broken = tmp_path / "rain_predictor.zip"
     broken.write_bytes(b"PK\x03\x04 truncated")
     group = default_group()
@@ -152,6 +164,7 @@ def test_a_corrupt_model_archive_fails_the_deployment_with_a_clear_error(tmp_pat
             progress=lambda _: None,
         )
     assert failed.value.workdir == tmp_path / "run"
+    assert closed == ["simulated"]
     assert (
         "Deployment of group raincheck failed"
         in (tmp_path / "run" / "logs" / "system" / "runtime.log").read_text()
