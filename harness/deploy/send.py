@@ -55,6 +55,27 @@ class _Sender:
     def call(self, service: str, operation: str, params: dict[str, Any]) -> dict[str, Any]:
         return getattr(self.client(service), xform_name(operation))(**params)
 
+    def _call(
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        ok: tuple[str, ...] = (),
+        translate: dict[str, str] | None = None,
+    ) -> dict[str, Any] | None:
+        """The answer of the call; None when it failed with an error code in `ok` (e.g. the resource
+        already exists: the caller knows what that means); a DeployError with the message `translate`
+        gives an error code; any other ClientError as it is."""
+        try:
+            return self.call(service, operation, params)
+        except ClientError as error:
+            code = _code(error)
+            if code in ok:
+                return None
+            if translate and code in translate:
+                raise DeployError(translate[code]) from error
+            raise
+
     def send(self, request: Request) -> dict[str, Any]:
         handler = getattr(self, f"_{request.service}_{request.operation}", None)
         try:
@@ -76,58 +97,43 @@ class _Sender:
         return answer
 
     def _greengrassv2_GetCoreDevice(self, request: Request) -> dict[str, Any]:
-        try:
-            return self.call("greengrassv2", "GetCoreDevice", request.params)
-        except ClientError as error:
-            if _code(error) != "ResourceNotFoundException":
-                raise
-            raise DeployError(
-                f"{self.group.core_thing} is not a Greengrass V2 core device in {self.group.region}: install "
-                "the Greengrass nucleus on the gateway with that thing name (docs/deploy.md)"
-            ) from error
+        missing = (
+            f"{self.group.core_thing} is not a Greengrass V2 core device in {self.group.region}: install "
+            "the Greengrass nucleus on the gateway with that thing name (docs/deploy.md)"
+        )
+        answer = self._call(
+            "greengrassv2", "GetCoreDevice", request.params, translate={"ResourceNotFoundException": missing}
+        )
+        return answer or {}  # never None: no code is tolerated
 
     def _s3_CreateBucket(self, request: Request) -> dict[str, Any]:
-        try:
-            return self.call("s3", "CreateBucket", request.params)
-        except ClientError as error:
-            if _code(error) == "BucketAlreadyOwnedByYou":
-                return {}
-            raise
+        return self._call("s3", "CreateBucket", request.params, ok=("BucketAlreadyOwnedByYou",)) or {}
 
     def _iam_CreateRole(self, request: Request) -> dict[str, Any]:
-        try:
-            return self.call("iam", "CreateRole", request.params)
-        except ClientError as error:
-            if _code(error) == "EntityAlreadyExists":
-                return {}
-            raise
+        return self._call("iam", "CreateRole", request.params, ok=("EntityAlreadyExists",)) or {}
 
     def _iam_PutRolePolicy(self, request: Request) -> dict[str, Any]:
-        try:
-            return self.call("iam", "PutRolePolicy", request.params)
-        except ClientError as error:
-            if _code(error) != "NoSuchEntity":
-                raise
-            raise DeployError(
-                f"the core's token exchange role {request.params['RoleName']!r} does not exist: name "
-                "the role the Greengrass installer created with --token-exchange-role"
-            ) from error
+        missing = (
+            f"the core's token exchange role {request.params['RoleName']!r} does not exist: name "
+            "the role the Greengrass installer created with --token-exchange-role"
+        )
+        answer = self._call("iam", "PutRolePolicy", request.params, translate={"NoSuchEntity": missing})
+        return answer or {}  # never None: no code is tolerated
 
     def _lambda_CreateFunction(self, request: Request) -> dict[str, Any]:
         params = request.params
         for attempt in range(ROLE_PROPAGATION_TRIES):
             try:
-                answer = self.call("lambda", "CreateFunction", params)
-                break
+                answer = self._call("lambda", "CreateFunction", params, ok=("ResourceConflictException",))
             except ClientError as error:
-                code, message = _code(error), str(error)
-                if code == "ResourceConflictException":
-                    return self._update_function(params)
-                propagating = code == "InvalidParameterValueException" and "assume" in message
+                propagating = _code(error) == "InvalidParameterValueException" and "assume" in str(error)
                 if propagating and attempt + 1 < ROLE_PROPAGATION_TRIES:
                     self.sleep(2.0)
                     continue
                 raise
+            if answer is None:  # it exists: update it
+                return self._update_function(params)
+            break
         self._await_function(params["FunctionName"])
         return answer
 
@@ -173,22 +179,17 @@ class _Sender:
         return answer
 
     def _lambda_CreateAlias(self, request: Request) -> dict[str, Any]:
-        try:
-            return self.call("lambda", "CreateAlias", request.params)
-        except ClientError as error:
-            if _code(error) != "ResourceConflictException":
-                raise
-            return self.call("lambda", "UpdateAlias", request.params)
+        answer = self._call("lambda", "CreateAlias", request.params, ok=("ResourceConflictException",))
+        return self.call("lambda", "UpdateAlias", request.params) if answer is None else answer
 
     def _greengrassv2_CreateComponentVersion(self, request: Request) -> dict[str, Any]:
         _, name, version = request.expect.split(":", 2)
         where = f"{self.group.region}:{self.group.account}"
         arn = f"arn:aws:greengrass:{where}:components:{name}:versions:{version}"
-        try:
-            answer = self.call("greengrassv2", "CreateComponentVersion", request.params)
-        except ClientError as error:
-            if _code(error) != "ConflictException":
-                raise
+        answer = self._call(
+            "greengrassv2", "CreateComponentVersion", request.params, ok=("ConflictException",)
+        )
+        if answer is None:
             # Same name and version: same settings (the version's patch is their digest).
             self.progress(f"  component {name} {version} already exists")
             answer = {"arn": arn, "status": {"componentState": "DEPLOYABLE"}}
@@ -203,12 +204,10 @@ class _Sender:
         raise DeployError(f"component {name} {version} did not become deployable")
 
     def _iot_CreateThingGroup(self, request: Request) -> dict[str, Any]:
-        try:
-            return self.call("iot", "CreateThingGroup", request.params)
-        except ClientError as error:
-            if _code(error) != "ResourceAlreadyExistsException":
-                raise
-            return {}
+        return (
+            self._call("iot", "CreateThingGroup", request.params, ok=("ResourceAlreadyExistsException",))
+            or {}
+        )
 
     def _greengrassv2_BatchAssociateClientDeviceWithCoreDevice(self, request: Request) -> dict[str, Any]:
         answer = self.call("greengrassv2", "BatchAssociateClientDeviceWithCoreDevice", request.params)

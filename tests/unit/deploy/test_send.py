@@ -282,3 +282,28 @@ def test_without_credentials_deploy_says_so_in_one_line(monkeypatch, capsys, tmp
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1].startswith("raincheck deploy: Unable to locate credentials")
     assert "Traceback" not in err
+
+
+def test_one_helper_tolerates_or_translates_error_codes_and_passes_the_rest(plan):
+    from botocore.exceptions import ClientError
+
+    class Failing:
+        def __init__(self, code: str) -> None:
+            self.code = code
+
+        def create_bucket(self, **params):
+            raise ClientError({"Error": {"Code": self.code, "Message": "no"}}, "CreateBucket")
+
+    def sender(code: str):
+        return send._Sender(plan, lambda service: Failing(code), print, lambda s: None)
+
+    ok = ("BucketAlreadyOwnedByYou",)
+    translate = {"AccessDenied": "not yours"}
+    assert (
+        sender("BucketAlreadyOwnedByYou")._call("s3", "CreateBucket", {}, ok=ok, translate=translate) is None
+    )
+    with pytest.raises(DeployError, match="^not yours$") as translated:
+        sender("AccessDenied")._call("s3", "CreateBucket", {}, ok=ok, translate=translate)
+    assert isinstance(translated.value.__cause__, ClientError)
+    with pytest.raises(ClientError, match="SlowDown"):
+        sender("SlowDown")._call("s3", "CreateBucket", {}, ok=ok, translate=translate)
