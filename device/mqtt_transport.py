@@ -13,8 +13,10 @@ other transports.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Callable
@@ -57,7 +59,11 @@ def connect_client(client: Any, keepalive_s: int = KEEPALIVE_S, timeout_s: float
         codes.append(code)
         answered.set()
 
-    client.connectAsync(keepalive_s, on_connack)
+    try:
+        client.connectAsync(keepalive_s, on_connack)
+    except Exception:  # no TLS or TCP connection at all: its threads must not stay behind either
+        _stop(client)
+        raise
     if not answered.wait(timeout_s):
         _stop(client)
         raise TimeoutError(f"no answer (CONNACK) from the broker within {timeout_s:g} s")
@@ -68,10 +74,19 @@ def connect_client(client: Any, keepalive_s: int = KEEPALIVE_S, timeout_s: float
 
 
 def _stop(client: Any) -> None:
-    try:
-        client.disconnectAsync()
-    except Exception as error:  # not connected: nothing to stop
-        log.debug("disconnect after a failed connect: %s", error)
+    """Stop a client whose connect failed, threads and all. AWSIoTPythonSDK has no public call for it:
+    disconnectAsync() on a refused connection makes its event thread stop the network thread while
+    holding the lock that thread needs to report the disconnect (both stay, deadlocked). So the network
+    thread is stopped first, then the event thread, by the SDK's own worker methods."""
+    core = getattr(client, "_mqtt_core", None)
+    network = getattr(core, "_internal_async_client", None)
+    events = getattr(core, "_event_consumer", None)
+    if network is None or events is None:  # another SDK version: at least no more reconnects
+        with contextlib.suppress(Exception):
+            client.disconnectAsync()
+        return
+    network.stop_background_network_io()
+    events.stop()
 
 
 @dataclass(frozen=True)
@@ -104,6 +119,7 @@ class MqttTransport:
         self.qos = qos
         self.offline_queue_size = offline_queue_size
         self._ca_folder = group_ca_folder
+        self._own_folder: Path | None = None
         self.core_address: tuple[str, int] | None = None
         self._client: Any = None
 
@@ -166,7 +182,9 @@ class MqttTransport:
         )
 
     def _write_group_ca(self, group_id: str, pem: str) -> Path:
-        folder = self._ca_folder or Path(tempfile.mkdtemp(prefix="raincheck-group-ca-"))
+        if self._ca_folder is None:  # a folder of its own, removed at close()
+            self._ca_folder = self._own_folder = Path(tempfile.mkdtemp(prefix="raincheck-group-ca-"))
+        folder = self._ca_folder
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{group_id}-ca.pem.crt"
         path.write_text(pem)
@@ -196,3 +214,6 @@ class MqttTransport:
             except Exception as error:  # already gone: nothing to undo
                 log.info("disconnect of %s: %s", self.identity.thing, error)
             self._client = None
+        if self._own_folder is not None:
+            shutil.rmtree(self._own_folder, ignore_errors=True)
+            self._own_folder = self._ca_folder = None

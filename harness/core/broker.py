@@ -163,6 +163,8 @@ class CoreBroker:
 
     def stop(self) -> None:
         if not self._thread.is_alive():
+            if not self._loop.is_closed():
+                self._loop.close()
             return
         try:
             asyncio.run_coroutine_threadsafe(self._stop(), self._loop).result(timeout=30)
@@ -170,7 +172,8 @@ class CoreBroker:
             logger.exception("MQTT broker did not stop cleanly")
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
-        self._loop.close()
+        if not self._thread.is_alive():  # a loop still running cannot be closed
+            self._loop.close()
 
     async def _stop(self) -> None:
         if self._server is not None:

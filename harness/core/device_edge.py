@@ -39,7 +39,8 @@ class DeviceEdge:
         things = [device.thing for device in group.devices]
         self.certificates = EdgeCertificates(self.folder, group.name)
         try:
-            self.broker = CoreBroker(self.certificates, group.name, things, self._from_device).start()
+            self.broker = CoreBroker(self.certificates, group.name, things, self._from_device)
+            self.broker.start()  # assigned first: a failed start is still stopped below
             for thing in things:
                 self.core.connect_device(
                     thing, lambda topic, payload, thing=thing: self.broker.deliver(thing, topic, payload)

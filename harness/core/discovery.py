@@ -143,6 +143,7 @@ class _TlsServer(ThreadingHTTPServer):
         finally:
             with contextlib.suppress(OSError):  # the client may have closed first
                 tls.shutdown(socket.SHUT_RDWR)
+            tls.close()  # wrap_socket detached the raw socket: socketserver's own close reaches nothing
 
 
 class _Handler(BaseHTTPRequestHandler):

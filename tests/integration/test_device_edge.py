@@ -227,6 +227,30 @@ def test_the_broker_refuses_a_client_and_logs_why(start_core, tmp_path: Path, ca
             assert rig.edge.broker.refused_handshakes >= 1
 
 
+def test_refused_clients_leave_no_threads_or_folders_behind(start_core, tmp_path: Path):
+    import tempfile
+    import threading
+    import time
+
+    with start_core(GROUP, mqtt=True) as rig:
+        credentials = rig.device_credentials("sensor")
+        before = threading.active_count()
+        folders_before = set(Path(tempfile.gettempdir()).glob("raincheck-group-ca-*"))
+        for _ in range(3):
+            with pytest.raises(ConnectionRefusedError):
+                connect_client(raw_client(rig, "display", credentials.cert, credentials.key, tmp_path))
+        deadline = time.monotonic() + 10
+        while threading.active_count() > before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert threading.active_count() <= before
+        transport = MqttTransport(
+            ThingIdentity(credentials.thing, credentials.cert, credentials.key, credentials.root_ca),
+            *rig.discovery_address,
+        ).connect()
+        transport.close()
+        assert set(Path(tempfile.gettempdir()).glob("raincheck-group-ca-*")) == folders_before
+
+
 def test_the_broker_refuses_a_client_without_a_certificate(start_core, tmp_path: Path):
     import asyncio
 

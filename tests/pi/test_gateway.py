@@ -1,7 +1,8 @@
 """`tox -e pi` on the gateway: the real BME680 and the real cloud.
 
 Each test skips, with the reason, where its hardware or credentials are missing; nothing here runs in
-`tox -e unit`. test_gateway_deployment.py deploys the group; this module reads what is there (docs/gateway.md).
+`tox -e unit`. test_gateway_deployment.py deploys the group; this module reads what is there
+(docs/gateway.md).
 Environment: RAINCHECK_THING_NAME (default bme680_sensor), AWS credentials and region as boto3 finds them.
 """
 

@@ -18,8 +18,8 @@ class ClockFile:
         if start_s is not None:
             with open(path, "wb") as created:
                 created.write(LAYOUT.pack(float(start_s)))
-        self._file = open(path, "r+b")  # noqa: SIM115 - held for the clock's life
-        self._map = mmap.mmap(self._file.fileno(), LAYOUT.size)
+        with open(path, "r+b") as handle:  # mmap keeps its own descriptor: the file need not stay open
+            self._map = mmap.mmap(handle.fileno(), LAYOUT.size)
         self._now = memoryview(self._map)[:8].cast("d")
 
     @property
