@@ -176,7 +176,8 @@ def test_broker_drops_lose_nothing_and_send_nothing_twice_or_out_of_order(
     assert routed == list(range(sent))  # none lost, none twice, in order
     reliability.record(
         "broker-drop",
-        "the device's SDK reconnects and sends its offline queue: none lost, none twice, in order",
+        "the device's SDK reconnects and sends its offline queue: none lost, none twice, in order "
+        "(a drop while the SDK still drains can reorder: docs/device-edge.md)",
         drops,
         messages=sent,
     )
