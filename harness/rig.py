@@ -309,6 +309,8 @@ class Rig:
             # timer only once a look found the world quiet: what wall-time parts of the core still had
             # to do (notice a crash) is done before simulated time may jump to it.
             quiet = not self.clock.watch(deadline if quiet else None, seen)
+            if self.edge is not None and self.edge.busy():
+                quiet = False  # a delivery to an MQTT client runs in wall time: look again, no jump
 
     def describe(self, log_lines: int = 0) -> str:
         """Each function's state and log path (with the last `log_lines` lines of its log), its failures,

@@ -121,6 +121,7 @@ class CoreBroker:
         self.port = 0
         self.refused_handshakes = 0
         self.undelivered = 0
+        self._in_flight = 0  # deliveries to clients not yet done (only the loop's thread changes it)
         self.dropped_connections = 0
         self._writers: set[asyncio.StreamWriter] = set()  # open client connections, for drop_connections
         self._bridge = bridge
@@ -235,15 +236,34 @@ class CoreBroker:
         assert self._broker is not None
         session, handler = self._broker.sessions.get(thing, (None, None))
         connected = session is not None and session.transitions.is_connected() and handler is not None
-        wanted = connected and any(
-            topic_matches(topic_filter, topic) and any(s.client_id == thing for s, _ in subscribers)
+        granted = [
+            qos
             for topic_filter, subscribers in self._broker.subscriptions.items()
-        )
-        if not wanted:
+            if topic_matches(topic_filter, topic)
+            for subscriber, qos in subscribers
+            if subscriber.client_id == thing
+        ]
+        if not connected or not granted:
             self.undelivered += 1
             logger.debug("MQTT client %s not connected or not subscribed: %s not delivered", thing, topic)
             return
-        self._loop.create_task(handler.mqtt_publish(topic, payload, 0, retain=False))
+        # At the QoS the client subscribed with (0 or 1): a QoS 1 delivery is in flight until the
+        # client's PUBACK, and the rig counts the edge busy until then (it must not let time run past it).
+        self._in_flight += 1
+        task = self._loop.create_task(
+            handler.mqtt_publish(topic, payload, min(max(granted), 1), retain=False)
+        )
+        task.add_done_callback(self._delivered)
+
+    def _delivered(self, task: asyncio.Task) -> None:
+        self._in_flight -= 1
+        if not task.cancelled() and task.exception() is not None:
+            self.undelivered += 1
+            logger.warning("MQTT delivery failed: %s", task.exception())
+
+    def busy(self) -> bool:
+        """Deliveries to clients not yet acknowledged (or written, at QoS 0)."""
+        return self._in_flight > 0
 
     def settle(self, timeout_s: float = 5.0) -> None:
         """Return once every message the broker has received is in the router. A QoS 1 publish is acked

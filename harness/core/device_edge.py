@@ -72,6 +72,10 @@ class DeviceEdge:
             self._credentials[thing] = self.certificates.for_thing(thing)
         return self._credentials[thing]
 
+    def busy(self) -> bool:
+        """Messages on their way to clients over MQTT (in wall time, outside the core's clock)."""
+        return self.broker is not None and self.broker.busy()
+
     def settle(self) -> None:
         """Every message the broker has received is in the router (see CoreBroker.settle)."""
         if self.broker is not None:
