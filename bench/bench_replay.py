@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from raincheck.app.pipeline import PipelineResult, run_pipeline
 from raincheck.harness.group import load_group
@@ -34,21 +35,23 @@ def head(recording: Path, rows: int, folder: Path) -> Path:
     return target
 
 
-def measure(mode: str, recording: Path, rows: int, group: Path) -> tuple[float, PipelineResult]:
-    with tempfile.TemporaryDirectory(prefix=f"bench-{mode}-") as folder:
+def measure(recording: Path, rows: int, group: Path, **options: Any) -> tuple[float, PipelineResult]:
+    """(whole run's wall time, result) of the first `rows` of `recording` through the pipeline, with
+    run_pipeline's `options` (mode, transport)."""
+    with tempfile.TemporaryDirectory(prefix="bench-replay-") as folder:
         replay = head(recording, rows, Path(folder))
         started = time.monotonic()
         result = run_pipeline(
             readings=None,
             recording=replay,
-            mode=mode,
             group=load_group(group),
             workdir=Path(folder) / "run",
             progress=lambda _: None,
+            **options,
         )
         total = time.monotonic() - started
     if result.readings_published != rows:
-        raise SystemExit(f"{mode}: published {result.readings_published} of {rows} readings")
+        raise SystemExit(f"{options}: published {result.readings_published} of {rows} readings")
     return total, result
 
 
@@ -68,7 +71,7 @@ def main() -> int:
     print("{:<9} {:<18} {:>8} {:>8} {:>10} {:>11} {:>13}".format(*header))
     rates = {}
     for mode, group, count in runs:
-        total, result = measure(mode, args.recording, count, group)
+        total, result = measure(args.recording, count, group, mode=mode)
         publish = result.publish_wall_s
         rates[(mode, group)] = count / publish
         print(

@@ -11,34 +11,11 @@ MQTT to the in-process link (best of each).
 from __future__ import annotations
 
 import argparse
-import tempfile
-import time
 from pathlib import Path
 
-from bench_replay import head
+from bench_replay import measure
 
-from raincheck.app.pipeline import run_pipeline
-from raincheck.harness.group import load_group
 from raincheck.harness.paths import fixtures_dir
-
-
-def measure(transport: str, recording: Path, rows: int, group: Path) -> tuple[float, float]:
-    """(publish wall time, whole run's wall time) of one replay."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-{transport}-") as folder:
-        replay = head(recording, rows, Path(folder))
-        started = time.monotonic()
-        result = run_pipeline(
-            readings=None,
-            recording=replay,
-            group=load_group(group),
-            workdir=Path(folder) / "run",
-            transport=transport,
-            progress=lambda _: None,
-        )
-        total = time.monotonic() - started
-    if result.readings_published != rows:
-        raise SystemExit(f"{transport}: published {result.readings_published} of {rows} readings")
-    return result.publish_wall_s, total
 
 
 def main() -> int:
@@ -53,7 +30,8 @@ def main() -> int:
     best: dict[str, float] = {}
     for round_number in range(args.repeat):
         for transport in ("direct", "mqtt"):
-            publish_s, total_s = measure(transport, args.recording, args.readings, args.group)
+            total_s, result = measure(args.recording, args.readings, args.group, transport=transport)
+            publish_s = result.publish_wall_s
             best[transport] = min(best.get(transport, publish_s), publish_s)
             print(
                 f"round {round_number + 1} {transport:6}: {args.readings} readings published in "
