@@ -200,12 +200,20 @@ class MqttTransport:
             log.warning("publish on %s queued while offline", topic)
 
     def subscribe(self, topic_filter: str, on_message: Callable[[str, bytes], None]) -> None:
-        """Receive what the core sends this thing on `topic_filter` (in the SDK's thread)."""
+        """Receive what the core sends this thing on `topic_filter` (in the SDK's thread). Returns once the
+        broker acknowledged the subscription (SUBACK): the SDK's own subscribe() returns at once when it
+        only queued the request (a client not yet stable), and a message sent meanwhile would be missed."""
         if self._client is None:
             raise RuntimeError("MqttTransport.connect() first")
-        self._client.subscribe(
-            topic_filter, 1, lambda _client, _userdata, message: on_message(message.topic, message.payload)
+        acknowledged = threading.Event()
+        self._client.subscribeAsync(
+            topic_filter,
+            1,
+            ackCallback=lambda mid, data: acknowledged.set(),
+            messageCallback=lambda _client, _userdata, message: on_message(message.topic, message.payload),
         )
+        if not acknowledged.wait(OPERATION_TIMEOUT_S):
+            raise TimeoutError(f"no SUBACK for {topic_filter} within {OPERATION_TIMEOUT_S} s")
 
     def close(self) -> None:
         if self._client is not None:
