@@ -157,7 +157,7 @@ class CoreBroker:
                 f"{__name__}.ThingCertificateAuth": {"group": self.group, "things": self.things},
             },
         }
-        self._broker = _RoutedBroker(config, self._from_client)
+        self._broker = _RoutedBroker(config, self._bridge)
         await self._broker.start()
         self._server = await asyncio.start_server(self._accept, self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -219,9 +219,6 @@ class CoreBroker:
         self.dropped_connections += len(writers)
         logger.warning("MQTT broker dropped %d client connection(s)", len(writers))
         return len(writers)
-
-    def _from_client(self, thing: str, topic: str, payload: bytes) -> None:
-        self._bridge(thing, topic, payload)
 
     # -- the router's side -------------------------------------------------------------------------
     def deliver(self, thing: str, topic: str, payload: bytes) -> None:
